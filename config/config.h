@@ -1,0 +1,55 @@
+// Baton's configuration: the typed contents of baton.toml, every key with a
+// default. LoadConfig reports a bad file as "file:line:col: field: problem".
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/status.h"
+#include "common/time.h"
+
+namespace baton {
+
+struct CoreConfig {
+  std::string home;          // $BATON_HOME; relative paths below are relative to it
+  std::string dags_folder;   // absolute after loading
+  std::string logs_folder;   // absolute after loading
+  int parallelism = 32;      // task instances queued or running at once, in all
+  std::string default_timezone = "UTC";
+};
+
+struct StoreConfig {
+  std::string url;  // "sqlite:baton.db" by default
+};
+
+struct SchedulerConfig {
+  Duration loop_interval = std::chrono::seconds(1);     // safety sweep of runs and timers
+  Duration heartbeat_interval = std::chrono::seconds(5);
+  Duration health_threshold = std::chrono::seconds(30);  // `jobs check`: a fresher heartbeat is alive
+  Duration dag_dir_list_interval = std::chrono::seconds(10);  // how often DAG files are re-checked
+  Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM, wait this long for tasks
+};
+
+struct LoggingConfig {
+  std::string level = "info";
+  std::string file;  // empty: stderr; relative: below logs_folder
+};
+
+struct Config {
+  std::string source_path;  // the file it was read from
+  CoreConfig core;
+  StoreConfig store;
+  SchedulerConfig scheduler;
+  std::map<std::string, int> pools;  // always has "default_pool"
+  LoggingConfig logging;
+};
+
+// Reads and validates `path`; `home` anchors relative paths.
+Result<Config> LoadConfig(const std::string& path, const std::string& home);
+// Validates TOML text as if it were read from `display_name`.
+Result<Config> ParseConfig(const std::string& text, const std::string& display_name,
+                           const std::string& home);
+// The commented default baton.toml that `baton db init` writes.
+std::string DefaultConfigText();
+
+}  // namespace baton

@@ -1,0 +1,50 @@
+// DagBag: the DAGs of a dags folder, re-read when their files change. A broken
+// file becomes an ImportError and the other DAGs keep their last good version.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "engine/dag.h"
+#include "engine/dag_file.h"
+#include "engine/store.h"
+
+namespace baton {
+
+class DagBag {
+ public:
+  DagBag(std::string folder, DagFileContext context, const Clock& clock = DefaultClock());
+
+  // Reads new and changed *.toml files (by size and modification time), drops
+  // DAGs whose file is gone. Returns true when any DAG or error changed.
+  bool Refresh();
+
+  // By dag_id.
+  const std::map<std::string, std::shared_ptr<const Dag>>& dags() const { return dags_; }
+  std::shared_ptr<const Dag> Find(const std::string& dag_id) const;
+  const std::vector<ImportError>& errors() const { return errors_; }
+
+ private:
+  struct FileState {
+    std::filesystem::file_time_type modified;
+    uintmax_t size = 0;
+    std::vector<std::string> dag_ids;  // what it defined when last read well
+    std::optional<ImportError> error;
+  };
+
+  void Rebuild();
+
+  std::string folder_;
+  DagFileContext context_;
+  const Clock& clock_;
+  std::map<std::string, FileState> files_;  // by path
+  std::map<std::string, std::shared_ptr<const Dag>> loaded_;  // by path, last good version
+  std::map<std::string, std::shared_ptr<const Dag>> dags_;
+  std::vector<ImportError> errors_;
+};
+
+}  // namespace baton

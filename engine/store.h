@@ -1,0 +1,191 @@
+// Store: the metadata database, the single source of truth for DAGs, runs, task
+// instances, their tries and the daemons' heartbeats. SQLite is the embedded
+// backend; MySQL/MariaDB sits behind the same interface for a cluster.
+//
+// Every state change is a compare-and-set on the row's current state and try
+// number, so two actors can never both move the same task instance; unique keys
+// on (dag_id, run_id), (dag_id, logical_date) and (dag_id, run_id, task_id,
+// try_number) back that up. Times that decide liveness (heartbeat ages) come
+// from the database's clock, never from a comparison of two hosts' clocks.
+//
+// A Store object is used by one thread at a time; open one per thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "engine/task_state.h"
+
+namespace baton {
+
+struct DagRecord {
+  std::string dag_id;
+  std::string file;
+  std::string schedule;
+  bool is_paused = false;
+  std::optional<TimePoint> last_parsed;
+};
+
+// A DAG file that could not be loaded; `message` already reads
+// "file:line:col: what is wrong".
+struct ImportError {
+  std::string file;
+  std::string message;
+  TimePoint recorded_at;
+};
+
+enum class RunType { kScheduled, kManual, kBackfill };
+std::string_view ToString(RunType type);
+
+struct DagRun {
+  std::string dag_id;
+  std::string run_id;
+  RunState state = RunState::kQueued;
+  RunType run_type = RunType::kManual;
+  TimePoint logical_date;
+  TimePoint data_interval_start;
+  TimePoint data_interval_end;
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+  std::string conf_json = "{}";  // a JSON object given at trigger time
+};
+
+struct TaskInstanceKey {
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  bool operator==(const TaskInstanceKey&) const = default;
+  bool operator<(const TaskInstanceKey& other) const;
+  std::string ToString() const;  // "dag_id/run_id/task_id"
+};
+
+struct TaskInstance {
+  TaskInstanceKey key;
+  TaskState state = TaskState::kNone;
+  int try_number = 0;  // the current or last try; 0 before the first
+  std::optional<TimePoint> start_date;
+  std::optional<TimePoint> end_date;
+  std::optional<int> exit_code;
+  std::optional<TimePoint> next_retry_at;  // set while up_for_retry
+  std::string pool;
+  int priority = 1;
+  std::string queue;
+  std::string hostname;  // where the current try runs or ran
+  int pid = 0;           // its process (and process group) id there
+  int64_t owner_job_id = 0;  // the job (scheduler or agent) that runs it; 0: none
+};
+
+// One try of a task instance: a row is inserted when the try starts running (the
+// unique key refuses a second start of the same try) and closed when it ends.
+struct TaskTry {
+  TaskInstanceKey key;
+  int try_number = 0;
+  TaskState state = TaskState::kRunning;
+  std::string hostname;
+  int pid = 0;
+  TimePoint start_date;
+  std::optional<TimePoint> end_date;
+  std::optional<int> exit_code;
+};
+
+// A compare-and-set on one task instance: applied only when the row is still in
+// `expected_state` with `expected_try`; then every mutable column takes the value
+// in `updated`. Moving to running inserts the TaskTry row; moving from running
+// closes it.
+struct TaskTransition {
+  TaskState expected_state;
+  int expected_try;
+  TaskInstance updated;
+};
+
+// A daemon's row: the scheduler, and later agents and controllers.
+struct JobRecord {
+  int64_t id = 0;
+  std::string kind;  // "scheduler", "agent", ...
+  std::string hostname;
+  int pid = 0;
+  int64_t process_start_ticks = 0;  // from /proc/PID/stat, with pid it names the process
+  std::string state;                // "running" or "ended"
+  TimePoint start_date;
+  TimePoint latest_heartbeat;
+  Duration heartbeat_age{0};  // by the database's clock, when listed
+};
+
+struct RunFilter {
+  std::optional<std::string> dag_id;
+  std::optional<RunState> state;
+  int limit = 0;  // 0: no limit; newest first
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Schema. Migrate() brings the schema to kSchemaVersion and is idempotent.
+  static constexpr int kSchemaVersion = 1;
+  virtual Status Migrate() = 0;
+  virtual Result<int> SchemaVersion() = 0;
+  // The database's own clock.
+  virtual Result<TimePoint> Now() = 0;
+
+  // DAGs. SyncDag inserts a DAG with is_paused = paused_on_create, or updates its
+  // file, schedule and last_parsed without touching is_paused.
+  virtual Status SyncDag(const DagRecord& dag, bool paused_on_create) = 0;
+  virtual Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) = 0;
+  virtual Result<std::vector<DagRecord>> ListDags() = 0;
+  virtual Status SetDagPaused(const std::string& dag_id, bool paused) = 0;  // NotFound
+  virtual Status ReplaceImportErrors(const std::vector<ImportError>& errors) = 0;
+  virtual Result<std::vector<ImportError>> ListImportErrors() = 0;
+
+  // Runs. CreateDagRun inserts the run and its task instances in one
+  // transaction; false (and nothing written) when the run id or the logical date
+  // is taken.
+  virtual Result<bool> CreateDagRun(const DagRun& run,
+                                    const std::vector<TaskInstance>& task_instances) = 0;
+  virtual Result<std::optional<DagRun>> GetDagRun(const std::string& dag_id,
+                                                  const std::string& run_id) = 0;
+  virtual Result<std::vector<DagRun>> ListDagRuns(const RunFilter& filter) = 0;
+  // Compare-and-set of a run's state; Conflict when it is no longer `from`.
+  virtual Status SetDagRunState(const std::string& dag_id, const std::string& run_id,
+                                RunState from, RunState to,
+                                std::optional<TimePoint> start_date,
+                                std::optional<TimePoint> end_date) = 0;
+  // The latest logical date of the DAG's scheduled runs.
+  virtual Result<std::optional<TimePoint>> LatestScheduledLogicalDate(
+      const std::string& dag_id) = 0;
+
+  // Task instances.
+  virtual Result<std::vector<TaskInstance>> ListTaskInstances(const std::string& dag_id,
+                                                              const std::string& run_id) = 0;
+  // Every task instance of every queued or running run.
+  virtual Result<std::vector<TaskInstance>> ListTaskInstancesOfActiveRuns() = 0;
+  // Applies the transitions in one transaction; result[i] tells whether
+  // transitions[i] matched its expected state and try and was applied.
+  virtual Result<std::vector<bool>> ApplyTransitions(
+      const std::vector<TaskTransition>& transitions) = 0;
+  // Resets the named finished task instances to none (keeping their try number,
+  // so the next try gets a new one) and moves their run back to queued. Returns
+  // how many were cleared; queued or running ones are left alone.
+  virtual Result<int> ClearTaskInstances(const std::string& dag_id, const std::string& run_id,
+                                         const std::vector<std::string>& task_ids) = 0;
+  virtual Result<std::vector<TaskTry>> ListTaskTries(const TaskInstanceKey& key) = 0;
+
+  // Jobs and their heartbeats (by the database's clock).
+  virtual Result<int64_t> RegisterJob(const JobRecord& job) = 0;
+  virtual Status HeartbeatJob(int64_t job_id) = 0;  // NotFound when the row is gone
+  virtual Status EndJob(int64_t job_id) = 0;
+  // Jobs of a kind that are not ended, newest heartbeat first, with heartbeat_age set.
+  virtual Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) = 0;
+};
+
+// Opens the store named by a URL: "sqlite:///absolute/path.db" or
+// "sqlite:relative.db" (relative to `home`).
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& home);
+
+}  // namespace baton
