@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,10 +21,16 @@ struct SpawnRequest {
   std::map<std::string, std::string> env;  // set on top of the caller's environment
   std::string cwd;       // empty: the caller's
   std::string log_path;  // stdout and stderr appended here (parent folders created); empty: /dev/null
+  // The kernel ties the death signal to the spawning *thread*: spawn from a
+  // thread that lives as long as the process (the event loop's), or the task is
+  // killed when that thread ends.
   bool die_with_parent = true;
 };
 
-// Starts the process; its pid is also its process group id.
+// Starts the process; its pid is also its process group id. Returns only once
+// the command has been handed to /bin/sh, so a bad cwd or an unwritable log is
+// an error here ("cannot chdir to '/nope': No such file or directory"), not an
+// exit code later.
 Result<pid_t> SpawnProcessGroup(const SpawnRequest& request);
 
 // Sends `signal` to every process in the group; false when the group is gone.
@@ -36,6 +44,11 @@ struct ExitedChild {
 
 // Reaps every child that has exited, without blocking.
 std::vector<ExitedChild> ReapExitedChildren();
+
+// The same, calling `before_reap(pid)` for each exited child while it is still a
+// zombie. Until it is reaped its pid cannot be reused, so signalling its process
+// group from `before_reap` can only reach what that child left behind.
+std::vector<ExitedChild> ReapExitedChildren(const std::function<void(pid_t)>& before_reap);
 
 // The start time of a process in clock ticks since boot (field 22 of
 // /proc/PID/stat), or 0 when there is no such process. With the pid it names one

@@ -1,9 +1,13 @@
+// ISO 8601 times and file-style durations ("1h30m"): parsing with messages that
+// quote the bad text, and printing in the forms the parsers read back.
 #include "common/time.h"
 
 #include <date/date.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <iterator>
 
 namespace baton {
 namespace {
@@ -20,6 +24,14 @@ int ReadDigits(std::string_view text, size_t& pos, int width) {
   pos += width;
   return value;
 }
+
+struct DurationUnit {
+  std::string_view name;
+  int64_t milliseconds;
+};
+
+constexpr DurationUnit kDurationUnits[] = {
+    {"ms", 1}, {"s", 1'000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
 
 bool Expect(std::string_view text, size_t& pos, char c) {
   if (pos < text.size() && text[pos] == c) {
@@ -57,8 +69,9 @@ std::string FormatDate(TimePoint t) {
 
 Result<TimePoint> ParseIso8601(std::string_view text) {
   auto bad = [&] {
-    return Status::InvalidInput("'" + std::string(text) +
-                                "' is not a date or time (expected YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])");
+    return Status::InvalidInput(
+        "'" + std::string(text) +
+        "' is not a date or time (expected YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])");
   };
   size_t pos = 0;
   int year = ReadDigits(text, pos, 4);
@@ -67,22 +80,26 @@ Result<TimePoint> ParseIso8601(std::string_view text) {
   if (month < 0 || !Expect(text, pos, '-')) return bad();
   int day = ReadDigits(text, pos, 2);
   if (day < 0) return bad();
-  date::year_month_day ymd{date::year(year), date::month(unsigned(month)), date::day(unsigned(day))};
+  date::year_month_day ymd{date::year(year), date::month(unsigned(month)),
+                           date::day(unsigned(day))};
   if (!ymd.ok()) return bad();
   Micros time_of_day{0};
-  if (pos < text.size() && (text[pos] == 'T' || text[pos] == ' ')) {
+  if (pos < text.size() && (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ')) {
     ++pos;
     int hour = ReadDigits(text, pos, 2);
     if (hour < 0 || hour > 23 || !Expect(text, pos, ':')) return bad();
     int minute = ReadDigits(text, pos, 2);
     if (minute < 0 || minute > 59) return bad();
     int second = 0;
-    if (Expect(text, pos, ':')) {
+    bool has_seconds = Expect(text, pos, ':');
+    if (has_seconds) {
       second = ReadDigits(text, pos, 2);
       if (second < 0 || second > 59) return bad();
     }
-    time_of_day = std::chrono::hours(hour) + std::chrono::minutes(minute) + std::chrono::seconds(second);
-    if (Expect(text, pos, '.')) {
+    time_of_day =
+        std::chrono::hours(hour) + std::chrono::minutes(minute) + std::chrono::seconds(second);
+    // A fraction belongs to the seconds; "10:00.5" is a typo, not half a second.
+    if (has_seconds && Expect(text, pos, '.')) {
       int64_t fraction = 0;
       int digits = 0;
       while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
@@ -95,7 +112,8 @@ Result<TimePoint> ParseIso8601(std::string_view text) {
     }
   }
   Micros offset{0};
-  if (Expect(text, pos, 'Z')) {
+  if (Expect(text, pos, 'Z') || Expect(text, pos, 'z')) {
+    // UTC, the default.
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     int sign = text[pos] == '-' ? -1 : 1;
     ++pos;
@@ -111,8 +129,9 @@ Result<TimePoint> ParseIso8601(std::string_view text) {
 
 Result<Duration> ParseDuration(std::string_view text) {
   auto bad = [&] {
-    return Status::InvalidInput("'" + std::string(text) +
-                                "' is not a duration (expected e.g. \"30s\", \"5m\", \"1h30m\", \"500ms\")");
+    return Status::InvalidInput(
+        "'" + std::string(text) +
+        "' is not a duration (expected e.g. \"30s\", \"5m\", \"1h30m\", \"500ms\")");
   };
   if (text.empty()) return bad();
   Duration total{0};
@@ -135,26 +154,26 @@ Result<Duration> ParseDuration(std::string_view text) {
       return Duration(std::chrono::seconds(value));
     }
     bare_number = false;
-    if (unit == "ms") total += Duration(value);
-    else if (unit == "s") total += std::chrono::seconds(value);
-    else if (unit == "m") total += std::chrono::minutes(value);
-    else if (unit == "h") total += std::chrono::hours(value);
-    else if (unit == "d") total += std::chrono::hours(24 * value);
-    else return bad();
+    const auto* known = std::find_if(std::begin(kDurationUnits), std::end(kDurationUnits),
+                                     [&](const DurationUnit& u) { return u.name == unit; });
+    if (known == std::end(kDurationUnits)) return bad();
+    // Each part fits (value is at most 1e11, a day 8.64e7 ms); their sum might not.
+    Duration part(value * known->milliseconds);
+    if (part > Duration::max() - total) return bad();
+    total += part;
   }
   return total;
 }
 
 std::string FormatDuration(Duration d) {
   if (d.count() == 0) return "0s";
+  if (d.count() < 0) return "-" + FormatDuration(-d);
   std::string out;
   int64_t ms = d.count();
-  const std::pair<int64_t, const char*> units[] = {
-      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1'000, "s"}, {1, "ms"}};
-  for (const auto& [size, name] : units) {
-    if (ms >= size) {
-      out += std::to_string(ms / size) + name;
-      ms %= size;
+  for (auto unit = std::rbegin(kDurationUnits); unit != std::rend(kDurationUnits); ++unit) {
+    if (ms >= unit->milliseconds) {
+      out += std::to_string(ms / unit->milliseconds) + std::string(unit->name);
+      ms %= unit->milliseconds;
     }
   }
   return out;

@@ -10,6 +10,9 @@
 
 namespace baton {
 
+// The pool of every task that names none; always configured.
+inline constexpr const char* kDefaultPool = "default_pool";
+
 struct CoreConfig {
   std::string home;          // $BATON_HOME; relative paths below are relative to it
   std::string dags_folder;   // absolute after loading

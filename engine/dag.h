@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "common/time.h"
+#include "config/config.h"
 #include "engine/schedule.h"
 #include "engine/trigger_rule.h"
 
 namespace baton {
 
-inline constexpr const char* kDefaultPool = "default_pool";
 inline constexpr const char* kDefaultQueue = "default";
 
 struct TaskSpec {

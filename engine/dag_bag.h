@@ -2,9 +2,11 @@
 // file becomes an ImportError and the other DAGs keep their last good version.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,17 +34,17 @@ class DagBag {
   struct FileState {
     std::filesystem::file_time_type modified;
     uintmax_t size = 0;
-    std::vector<std::string> dag_ids;  // what it defined when last read well
-    std::optional<ImportError> error;
+    std::shared_ptr<const Dag> dag;    // the last version that loaded, if any
+    std::optional<ImportError> error;  // why the current contents do not load
   };
 
-  void Rebuild();
+  // Recomputes dags_ and errors_ from files_; true when either changed.
+  bool Rebuild();
 
   std::string folder_;
   DagFileContext context_;
   const Clock& clock_;
   std::map<std::string, FileState> files_;  // by path
-  std::map<std::string, std::shared_ptr<const Dag>> loaded_;  // by path, last good version
   std::map<std::string, std::shared_ptr<const Dag>> dags_;
   std::vector<ImportError> errors_;
 };

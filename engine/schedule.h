@@ -53,6 +53,9 @@ class Schedule {
   std::optional<DataInterval> LatestCompleteInterval(TimePoint now, TimePoint start_date) const;
 
  private:
+  // The last fire time strictly before t (kCron only).
+  std::optional<TimePoint> LastFireBefore(TimePoint t) const;
+
   Kind kind_ = Kind::kNone;
   std::string spec_;
   std::string time_zone_name_;

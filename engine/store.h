@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -41,7 +42,8 @@ struct ImportError {
 };
 
 enum class RunType { kScheduled, kManual, kBackfill };
-std::string_view ToString(RunType type);
+std::string_view ToString(RunType type);  // "scheduled", "manual", "backfill"
+std::optional<RunType> ParseRunType(std::string_view name);
 
 struct DagRun {
   std::string dag_id;
@@ -104,6 +106,10 @@ struct TaskTransition {
   TaskInstance updated;
 };
 
+// JobRecord::state values.
+inline constexpr std::string_view kJobRunning = "running";
+inline constexpr std::string_view kJobEnded = "ended";
+
 // A daemon's row: the scheduler, and later agents and controllers.
 struct JobRecord {
   int64_t id = 0;
@@ -151,7 +157,8 @@ class Store {
   virtual Result<std::optional<DagRun>> GetDagRun(const std::string& dag_id,
                                                   const std::string& run_id) = 0;
   virtual Result<std::vector<DagRun>> ListDagRuns(const RunFilter& filter) = 0;
-  // Compare-and-set of a run's state; Conflict when it is no longer `from`.
+  // Compare-and-set of a run's state; Conflict when it is no longer `from`,
+  // NotFound when there is no such run. A date left empty keeps its value.
   virtual Status SetDagRunState(const std::string& dag_id, const std::string& run_id,
                                 RunState from, RunState to,
                                 std::optional<TimePoint> start_date,

@@ -44,6 +44,8 @@ void UpstreamTally::Add(TaskState finished_state) {
 }
 
 TriggerDecision EvaluateTriggerRule(TriggerRule rule, const UpstreamTally& tally) {
+  // As in Airflow, a task without upstreams is never held by its trigger rule.
+  if (tally.total == 0) return TriggerDecision::kRun;
   const bool all_done = tally.done() >= tally.total;
   const int any_failure = tally.failed + tally.upstream_failed;
   switch (rule) {
@@ -71,9 +73,7 @@ TriggerDecision EvaluateTriggerRule(TriggerRule rule, const UpstreamTally& tally
     case TriggerRule::kNoneFailedMinOneSuccess:
       if (any_failure > 0) return TriggerDecision::kUpstreamFailed;
       if (!all_done) return TriggerDecision::kWait;
-      // With no upstream at all there is nothing to require a success of.
-      return (tally.success > 0 || tally.total == 0) ? TriggerDecision::kRun
-                                                      : TriggerDecision::kSkip;
+      return tally.success > 0 ? TriggerDecision::kRun : TriggerDecision::kSkip;
   }
   return TriggerDecision::kWait;
 }

@@ -1,0 +1,585 @@
+#!/usr/bin/python3
+"""Baton's local benchmark: the spawn ceiling of this machine, then the same
+graphs of trivial tasks run by Baton (local executor), ninja and make, and a
+40-task chain for end-to-end time and scheduling latency. Prints a table.
+
+  bench/run_local.py [-j 8] [--baton build-bench/cli/baton] [--json out.json]
+
+See bench/README.md for what each figure means and how it is measured.
+Standard library only; installs ninja-build, make and g++ with apt-get when
+missing (through sudo when not root).
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_dag  # noqa: E402  (next to this file)
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+DEFAULT_BATON = os.path.join(REPO_DIR, "build-bench", "cli", "baton")
+BUILD_HINT = ("cd {repo} && cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release "
+              "&& cmake --build build-bench -j2 --target baton").format(repo=REPO_DIR)
+TERMINAL_RUN_STATES = {"success", "failed"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    """A step failed; the message says what was run and what came back."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_tools():
+    """ninja, make and g++ from Debian; installed only when missing."""
+    wanted = {"ninja": "ninja-build", "make": "make", "g++": "g++"}
+    missing = [package for tool, package in wanted.items() if shutil.which(tool) is None]
+    if not missing:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    log(f"installing {' '.join(missing)} with apt-get")
+    subprocess.run(sudo + ["apt-get", "update"], check=True)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends"] + missing, check=True)
+
+
+def parse_time(text):
+    """ISO 8601 UTC as printed by `baton ... --json` ("...Z"), to epoch seconds."""
+    if text is None or text == "":
+        return None
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def percentile(values, fraction):
+    """Nearest-rank percentile: a value that was actually observed."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def proc_cpu_seconds(pid):
+    """(self utime+stime, reaped children's cutime+cstime) of a live process, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        text = stat.read()
+    # Fields after the command name, which is in parentheses and may hold spaces:
+    # [0] is field 3 (state), so utime (14) is [11], stime [12], cutime [13], cstime [14].
+    fields = text[text.rindex(")") + 2:].split()
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return own, children
+
+
+def run_measured(argv, stdout_path):
+    """Runs argv to completion; returns (wall seconds, exit status, its own CPU
+    seconds, CPU seconds of it and every descendant it waited for)."""
+    with open(stdout_path, "wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        # Wait without reaping: a zombie's /proc/PID/stat still holds its own
+        # utime/stime apart from its children's, which wait4's rusage merges.
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        wall = time.perf_counter() - start
+        own, _ = proc_cpu_seconds(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    return wall, process.returncode, own, usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------- spawn ceiling
+
+
+def build_spawn_loop(work_dir):
+    binary = os.path.join(work_dir, "spawn_loop")
+    subprocess.run(["g++", "-O2", "-std=c++17", "-o", binary, os.path.join(BENCH_DIR, "spawn_loop.cc")],
+                   check=True)
+    return binary
+
+
+def measure_spawn_ceiling(binary, count, parallelism, reps):
+    """Median over reps of each mode; child CPU per spawn is what one trivial
+    task costs by itself, whatever starts it."""
+    results = {}
+    for mode in ("spawn", "fork"):
+        samples = []
+        for _ in range(reps):
+            out = subprocess.run([binary, "--mode", mode, "-n", str(count), "-j", str(parallelism)],
+                                 check=True, capture_output=True, text=True).stdout
+            samples.append(json.loads(out))
+        results[mode] = {
+            "per_second": median([s["per_second"] for s in samples]),
+            "samples_per_second": [s["per_second"] for s in samples],
+            "child_cpu_per_spawn": median([s["children_cpu_seconds"] / s["spawns"] for s in samples]),
+            "self_cpu_per_spawn": median([s["self_cpu_seconds"] / s["spawns"] for s in samples]),
+        }
+    results["ceiling"] = max(results["spawn"]["per_second"], results["fork"]["per_second"])
+    results["child_cpu_per_spawn"] = median([results[m]["child_cpu_per_spawn"] for m in ("spawn", "fork")])
+    return results
+
+
+# ---------------------------------------------------------------- ninja and make
+
+
+def measure_peer(name, tasks, parallelism, reps, work_dir):
+    """Runs the graph with ninja or make reps times in a fresh folder each time."""
+    samples = []
+    for rep in range(reps):
+        folder = os.path.join(work_dir, f"{name}-{rep}")
+        os.makedirs(folder)
+        if name == "ninja":
+            gen_dag.write(os.path.join(folder, "build.ninja"), gen_dag.build_ninja(tasks))
+            argv = ["ninja", "-C", folder, "-j", str(parallelism)]
+        else:
+            gen_dag.write(os.path.join(folder, "Makefile"), gen_dag.makefile(tasks))
+            # -r: no built-in implicit rules, as for any generated Makefile.
+            argv = ["make", "-r", "-s", "--no-print-directory", "-C", folder, "-j", str(parallelism)]
+        out_path = os.path.join(folder, "out.txt")
+        wall, code, own_cpu, total_cpu = run_measured(argv, out_path)
+        with open(out_path, encoding="utf-8", errors="replace") as out:
+            output = out.read()
+        if code != 0:
+            raise BenchError(f"{' '.join(argv)} exited {code}:\n{output[-2000:]}")
+        if name == "ninja" and f"[{len(tasks)}/{len(tasks)}]" not in output:
+            raise BenchError(f"ninja did not run all {len(tasks)} edges:\n{output[-2000:]}")
+        samples.append({"wall": wall, "cpu_own": own_cpu, "cpu_total": total_cpu})
+    return {
+        "wall": median([s["wall"] for s in samples]),
+        "samples_wall": [s["wall"] for s in samples],
+        "cpu_own": median([s["cpu_own"] for s in samples]),
+        "cpu_total": median([s["cpu_total"] for s in samples]),
+    }
+
+
+# ---------------------------------------------------------------- baton
+
+
+class Baton:
+    """A fresh BATON_HOME with its own scheduler, driven through the CLI."""
+
+    def __init__(self, binary, home, parallelism, loop_interval):
+        self.binary = binary
+        self.home = home
+        self.env = dict(os.environ, BATON_HOME=home)
+        self.scheduler = None
+        self.scheduler_log = os.path.join(home, "scheduler.log")
+        self.stop_note = None
+        os.makedirs(home)
+        # Written before `db init`, which keeps an existing baton.toml.
+        gen_dag.write(os.path.join(home, "baton.toml"), "\n".join([
+            "# Benchmark configuration: a fast loop; every limit equals the benchmark's P.",
+            "[core]",
+            'dags_folder = "dags"',
+            f"parallelism = {parallelism}",
+            "[store]",
+            'url = "sqlite:baton.db"',
+            "[scheduler]",
+            f'loop_interval = "{loop_interval}"',
+            'heartbeat_interval = "1s"',
+            'dag_dir_list_interval = "2s"',
+            'kill_grace_period = "5s"',
+            "[pools]",
+            f"default_pool = {parallelism}",
+            "",
+        ]))
+
+    def cli(self, *args, timeout=60, check=True):
+        argv = [self.binary, *args]
+        try:
+            done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"BATON_HOME={self.home} {' '.join(argv)} did not finish in {timeout} s")
+        if check and done.returncode != 0:
+            raise BenchError(f"BATON_HOME={self.home} {' '.join(argv)} exited {done.returncode}\n"
+                             f"stdout: {done.stdout.strip()}\nstderr: {done.stderr.strip()}")
+        return done
+
+    def cli_json(self, *args):
+        done = self.cli(*args)
+        try:
+            return json.loads(done.stdout)
+        except json.JSONDecodeError as error:
+            raise BenchError(f"baton {' '.join(args)}: not JSON ({error}): {done.stdout[:500]!r}")
+
+    def start_scheduler(self):
+        self.scheduler_log_file = open(self.scheduler_log, "wb")
+        # Its own session: the benchmark alone decides when it stops (SIGTERM).
+        self.scheduler = subprocess.Popen([self.binary, "scheduler"], env=self.env, cwd=self.home,
+                                          stdout=self.scheduler_log_file, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+
+    def check_scheduler_alive(self):
+        if self.scheduler is not None and self.scheduler.poll() is not None:
+            raise BenchError(f"the scheduler exited with status {self.scheduler.returncode}; "
+                             f"last lines of its log:\n{self.log_tail()}")
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.scheduler_log, encoding="utf-8", errors="replace") as log_file:
+                return "".join(log_file.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop_scheduler(self, wait_seconds=60):
+        if self.scheduler is None or self.scheduler.poll() is not None:
+            return
+        started = time.monotonic()
+        self.scheduler.send_signal(signal.SIGTERM)
+        try:
+            code = self.scheduler.wait(timeout=wait_seconds)
+            self.stop_note = f"stopped by SIGTERM in {time.monotonic() - started:.2f} s, exit status {code}"
+        except subprocess.TimeoutExpired:
+            self.scheduler.kill()
+            self.scheduler.wait()
+            self.stop_note = f"did NOT stop within {wait_seconds} s of SIGTERM; killed with SIGKILL"
+        self.scheduler_log_file.close()
+
+    def runs(self, dag_id):
+        return self.cli_json("runs", "list", "--dag", dag_id, "--json")
+
+    def trigger(self, dag_id, retry_seconds=30):
+        """Triggers dag_id; retries while the scheduler has not yet read the DAG
+        file. Returns (run id, monotonic time just before the successful trigger)."""
+        deadline = time.monotonic() + retry_seconds
+        before = {run["run_id"] for run in self.runs(dag_id)}
+        while True:
+            self.check_scheduler_alive()
+            sent = time.monotonic()
+            done = self.cli("dags", "trigger", dag_id, check=False)
+            if done.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"baton dags trigger {dag_id} kept failing for {retry_seconds} s: "
+                                 f"exit {done.returncode}\nstdout: {done.stdout.strip()}\n"
+                                 f"stderr: {done.stderr.strip()}")
+            time.sleep(0.2)
+        printed = done.stdout.strip().split()
+        if printed and printed[-1] not in before:
+            candidate = printed[-1]
+        else:
+            candidate = None
+        new_runs = [run["run_id"] for run in self.runs(dag_id) if run["run_id"] not in before]
+        if candidate in new_runs:
+            return candidate, sent
+        if len(new_runs) == 1:
+            return new_runs[0], sent
+        raise BenchError(f"cannot tell the new run of {dag_id}: trigger printed {done.stdout.strip()!r}, "
+                         f"new runs {new_runs}")
+
+    def wait_for_run(self, dag_id, run_id, timeout, poll_interval):
+        """Polls `runs list` until the run is success or failed; returns (run, monotonic time seen)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_scheduler_alive()
+            matches = [run for run in self.runs(dag_id) if run["run_id"] == run_id]
+            seen = time.monotonic()
+            if matches and str(matches[0]["state"]).lower() in TERMINAL_RUN_STATES:
+                return matches[0], seen
+            if seen > deadline:
+                raise BenchError(self.hang_report(dag_id, run_id, timeout, matches))
+            time.sleep(poll_interval)
+
+    def task_states(self, dag_id, run_id):
+        return self.cli_json("tasks", "states", dag_id, run_id, "--json")
+
+    def hang_report(self, dag_id, run_id, timeout, matches):
+        state = matches[0] if matches else "(run not listed)"
+        try:
+            counts = {}
+            for task in self.task_states(dag_id, run_id):
+                counts[task["state"]] = counts.get(task["state"], 0) + 1
+        except BenchError as error:
+            counts = f"(tasks states failed: {error})"
+        return (f"run {dag_id} {run_id} not finished after {timeout} s\n"
+                f"runs list: {json.dumps(state)}\ntask states: {counts}\n"
+                f"scheduler log, last lines:\n{self.log_tail()}")
+
+    def run_once(self, dag_id, timeout, poll_interval):
+        """One triggered run, measured; raises BenchError unless every task succeeded."""
+        own_before, children_before = proc_cpu_seconds(self.scheduler.pid)
+        run_id, sent = self.trigger(dag_id)
+        run, seen = self.wait_for_run(dag_id, run_id, timeout, poll_interval)
+        own_after, children_after = proc_cpu_seconds(self.scheduler.pid)
+        tasks = self.task_states(dag_id, run_id)
+        not_ok = [t for t in tasks if t["state"] != "success"]
+        if run["state"] != "success" or not_ok:
+            raise BenchError(f"run {dag_id} {run_id} ended {run['state']}; tasks not in success: "
+                             f"{len(not_ok)} of {len(tasks)}, e.g. {json.dumps(not_ok[:3])}\n"
+                             f"scheduler log, last lines:\n{self.log_tail()}")
+        start, end = parse_time(run["start_date"]), parse_time(run["end_date"])
+        if start is None or end is None:
+            raise BenchError(f"run {dag_id} {run_id} has no start_date or end_date: {json.dumps(run)}")
+        return {
+            "run_id": run_id,
+            "duration": end - start,
+            "wall": seen - sent,
+            "scheduler_cpu": own_after - own_before,
+            "scheduler_children_cpu": children_after - children_before,
+            "run_start": start,
+            "run_end": end,
+            "tasks": tasks,
+        }
+
+
+def chain_breakdown(result, chain_ids):
+    """Where the chain's time goes, from the recorded times of its task instances."""
+    by_id = {t["task_id"]: t for t in result["tasks"]}
+    starts = [parse_time(by_id[i]["start_date"]) for i in chain_ids]
+    ends = [parse_time(by_id[i]["end_date"]) for i in chain_ids]
+    gaps = [starts[k] - ends[k - 1] for k in range(1, len(chain_ids))]
+    return {
+        "gaps": gaps,
+        "first_start_delay": starts[0] - result["run_start"],
+        "last_end_to_run_end": result["run_end"] - ends[-1],
+        "task_durations": [e - s for s, e in zip(starts, ends)],
+    }
+
+
+def measure_baton(args, work_dir, layered_tasks, chain_tasks, report):
+    """Everything Baton: one fresh home, one warm scheduler, layered runs then chain runs.
+    Results and errors go into `report` as they come, so a failure keeps what was measured."""
+    baton = Baton(args.baton, os.path.join(work_dir, "baton-home"), args.parallelism, args.loop_interval)
+    report["baton_errors"] = []
+    try:
+        baton.cli("db", "init")
+        dags = os.path.join(baton.home, "dags")
+        os.makedirs(dags, exist_ok=True)
+        for dag_id, tasks in (("bench_warmup", [("only", [])]), ("bench_layered", layered_tasks),
+                              ("bench_chain", chain_tasks)):
+            gen_dag.write(os.path.join(dags, f"{dag_id}.toml"),
+                          gen_dag.dag_toml(dag_id, tasks, max_active_tasks=args.parallelism))
+        baton.start_scheduler()
+        # Warm: the scheduler has read every DAG file and run one task before we measure.
+        baton.run_once("bench_warmup", args.run_timeout, args.poll_interval)
+
+        layered = []
+        try:
+            for rep in range(args.layered_reps):
+                log(f"baton: layered run {rep + 1}/{args.layered_reps}")
+                result = baton.run_once("bench_layered", args.run_timeout, args.poll_interval)
+                if len(result["tasks"]) != len(layered_tasks):
+                    raise BenchError(f"layered run has {len(result['tasks'])} task instances, "
+                                     f"expected {len(layered_tasks)}")
+                result.pop("tasks")
+                layered.append(result)
+        except BenchError as error:
+            report["baton_errors"].append(f"layered DAG: {error}")
+        report["baton_layered"] = layered
+
+        chain_ids = [t for t, _ in chain_tasks]
+        chain = []
+        try:
+            for rep in range(args.chain_reps):
+                log(f"baton: chain run {rep + 1}/{args.chain_reps}")
+                result = baton.run_once("bench_chain", args.run_timeout, args.poll_interval)
+                result.update(chain_breakdown(result, chain_ids))
+                result.pop("tasks")
+                chain.append(result)
+        except BenchError as error:
+            report["baton_errors"].append(f"chain: {error}")
+        report["baton_chain"] = chain
+    except BenchError as error:
+        report["baton_errors"].append(str(error))
+    finally:
+        baton.stop_scheduler()
+        report["baton_stop"] = baton.stop_note
+        if args.keep:
+            log(f"kept {baton.home} (scheduler log: {baton.scheduler_log})")
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt(value, spec, missing="—"):
+    return missing if value is None else format(value, spec)
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def print_report(report, args):
+    n_layered = args.width * args.depth
+    P = args.parallelism
+    ceiling = report["spawn"]["ceiling"]
+    child_cpu = report["spawn"]["child_cpu_per_spawn"]
+    print()
+    print(f"Baton local benchmark, {report['date']}")
+    print(f"host: {os.cpu_count()} CPUs; load average at start {report['load_start']}, at end {report['load_end']}")
+    print(f"P = {P}; layered DAG {args.width} x {args.depth} = {n_layered} tasks; chain of {args.chain_length}; "
+          f"baton loop_interval {args.loop_interval}; baton {args.baton}")
+    print()
+    spawn = report["spawn"]
+    print(f"1. Spawn ceiling: bare loop of `/bin/sh -c true`, {args.spawn_count} spawns, {P} at once "
+          f"(median of {args.spawn_reps})")
+    print(f"   posix_spawn  {spawn['spawn']['per_second']:8.1f} spawns/s  "
+          f"(one spawn every {1000 / spawn['spawn']['per_second']:.2f} ms)")
+    print(f"   fork+exec    {spawn['fork']['per_second']:8.1f} spawns/s")
+    print(f"   ceiling      {ceiling:8.1f} spawns/s (the faster); one `sh -c true` costs "
+          f"{child_cpu * 1000:.2f} ms CPU by itself")
+    print()
+
+    print(f"2. Layered DAG, {n_layered} tasks, P = {P} (median of {args.layered_reps} runs each)")
+    header = (f"   {'runner':<28}{'wall s':>8}{'tasks/s':>9}{'/ceiling':>10}{'/ninja':>8}"
+              f"{'orch CPU ms/task':>18}{'total CPU ms/task':>19}")
+    print(header)
+    ninja_wall = report.get("ninja", {}).get("wall")
+    rows = []
+    layered = report.get("baton_layered") or []
+    if layered:
+        duration = median([r["duration"] for r in layered])
+        wall = median([r["wall"] for r in layered])
+        own = median([r["scheduler_cpu"] for r in layered])
+        total = median([r["scheduler_cpu"] + r["scheduler_children_cpu"] for r in layered])
+        rows.append(("baton (run start->end)", duration, own, total))
+        rows.append(("baton (trigger->seen done)", wall, None, None))
+    else:
+        rows.append(("baton", None, None, None))
+    # The bare loop as a row of its own: the floor for every column.
+    best = max(("spawn", "fork"), key=lambda mode: spawn[mode]["per_second"])
+    rows.append((f"bare spawn loop ({best})", n_layered / spawn[best]["per_second"],
+                 spawn[best]["self_cpu_per_spawn"] * n_layered,
+                 (spawn[best]["self_cpu_per_spawn"] + spawn[best]["child_cpu_per_spawn"]) * n_layered))
+    for name in ("ninja", "make"):
+        peer = report.get(name)
+        if peer:
+            rows.append((f"{name} -j {P}", peer["wall"], peer["cpu_own"], peer["cpu_total"]))
+    for name, wall, own, total in rows:
+        rate = n_layered / wall if wall else None
+        print(f"   {name:<28}{fmt(wall, '8.2f'):>8}{fmt(rate, '9.1f'):>9}"
+              f"{fmt(rate / ceiling if rate else None, '10.2f'):>10}"
+              f"{fmt(wall / ninja_wall if wall and ninja_wall else None, '8.2f'):>8}"
+              f"{fmt(own * 1000 / n_layered if own is not None else None, '18.2f'):>18}"
+              f"{fmt(total * 1000 / n_layered if total is not None else None, '19.2f'):>19}")
+    if layered and ninja_wall:
+        ratio = median([r["duration"] for r in layered]) / ninja_wall
+        print(f"   target: baton within 1.5x of ninja's wall time: {ratio:.2f}x  {verdict(ratio <= 1.5)}")
+    if "make" in report and ninja_wall:
+        print(f"   make / ninja wall: {report['make']['wall'] / ninja_wall:.2f}x")
+    print("   (orch CPU: the scheduler's, ninja's or make's own utime+stime from /proc/PID/stat, "
+          "without its children; total: with the tasks it reaped)")
+    print()
+
+    chain = report.get("baton_chain") or []
+    print(f"3. Chain of {args.chain_length} tasks, end to end (median of {args.chain_reps} runs)")
+    if chain:
+        durations = [r["duration"] for r in chain]
+        d = median(durations)
+        print(f"   baton run start->end   {d:.3f} s   (runs: {', '.join(f'{x:.3f}' for x in durations)})"
+              f"   target < 1 s: {verdict(d < 1.0)}")
+        print(f"   baton trigger->seen done {median([r['wall'] for r in chain]):.3f} s")
+        print(f"   where it goes (medians): run start -> first task start "
+              f"{median([r['first_start_delay'] for r in chain]) * 1000:.1f} ms; task run "
+              f"{median([x for r in chain for x in r['task_durations']]) * 1000:.1f} ms each; "
+              f"last task end -> run end {median([r['last_end_to_run_end'] for r in chain]) * 1000:.1f} ms")
+    else:
+        print("   baton: no completed run (see errors)")
+    for name in ("ninja", "make"):
+        if f"{name}_chain" in report:
+            print(f"   {name} same chain       {report[f'{name}_chain']['wall']:.3f} s")
+    print("   published, same shape, context only: Airflow 2.7.3 about 116 s, Hatchet about 1.2 s")
+    print()
+
+    print("4. Scheduling latency on the chain: upstream end_date -> downstream start_date")
+    gaps = [g for r in chain for g in r["gaps"]]
+    if gaps:
+        p50, p99 = percentile(gaps, 0.50), percentile(gaps, 0.99)
+        print(f"   {len(gaps)} samples: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+              f"max {max(gaps) * 1000:.1f} ms   target p50 < 20 ms: {verdict(p50 < 0.020)}")
+    else:
+        print("   no samples")
+    print()
+    if report.get("baton_stop"):
+        print(f"baton scheduler: {report['baton_stop']}")
+    for error in report.get("baton_errors", []):
+        print(f"BATON ERROR: {error}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-j", "--parallelism", type=int, default=8, help="P for every runner (default 8)")
+    parser.add_argument("--baton", default=os.environ.get("BATON_BIN", DEFAULT_BATON),
+                        help="the baton binary (default $BATON_BIN or build-bench/cli/baton)")
+    parser.add_argument("--width", type=int, default=50)
+    parser.add_argument("--depth", type=int, default=40)
+    parser.add_argument("--chain-length", type=int, default=40)
+    parser.add_argument("--spawn-count", type=int, default=None, help="default: the layered DAG's size")
+    parser.add_argument("--spawn-reps", type=int, default=3)
+    parser.add_argument("--layered-reps", type=int, default=3)
+    parser.add_argument("--chain-reps", type=int, default=5)
+    parser.add_argument("--loop-interval", default="100ms", help="baton's scheduler.loop_interval")
+    parser.add_argument("--poll-interval", type=float, default=0.1, help="seconds between `runs list` polls")
+    parser.add_argument("--run-timeout", type=float, default=300, help="give up on a baton run after this")
+    parser.add_argument("--skip-baton", action="store_true", help="only the spawn loop, ninja and make")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--json", help="also write every measurement to this file")
+    args = parser.parse_args()
+    if args.spawn_count is None:
+        args.spawn_count = args.width * args.depth
+    args.baton = os.path.abspath(args.baton)
+    if not args.skip_baton and not os.access(args.baton, os.X_OK):
+        log(f"no baton binary at {args.baton}; build it with:\n  {BUILD_HINT}")
+        return 2
+
+    # SIGTERM to the benchmark unwinds through the finally blocks, which stop the scheduler.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ensure_tools()
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "parallelism": args.parallelism,
+    }
+    layered_tasks = gen_dag.layered_graph(args.width, args.depth)
+    chain_tasks = gen_dag.chain_graph(args.chain_length)
+    work_dir = tempfile.mkdtemp(prefix="baton-bench-")
+    try:
+        log("spawn ceiling")
+        spawn_loop = build_spawn_loop(work_dir)
+        report["spawn"] = measure_spawn_ceiling(spawn_loop, args.spawn_count, args.parallelism, args.spawn_reps)
+        for name in ("ninja", "make"):
+            log(f"{name}: layered and chain")
+            report[name] = measure_peer(name, layered_tasks, args.parallelism, args.layered_reps, work_dir)
+            report[f"{name}_chain"] = measure_peer(f"{name}", chain_tasks, args.parallelism, args.chain_reps,
+                                                   os.path.join(work_dir, "chain"))
+        if not args.skip_baton:
+            measure_baton(args, work_dir, layered_tasks, chain_tasks, report)
+    finally:
+        report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        if args.keep:
+            log(f"kept {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print_report(report, args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump({"args": vars(args), **report}, out, indent=2)
+    return 1 if report.get("baton_errors") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

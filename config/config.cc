@@ -1,0 +1,191 @@
+// Loading baton.toml into Config: defaults for every key, validation with the
+// position of each offending value, and the sample file `baton db init` writes.
+#include "config/config.h"
+
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+#include "config/toml_fields.h"
+
+namespace baton {
+namespace {
+
+const std::vector<std::string>& LogLevels() {
+  static const std::vector<std::string> levels = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+  return levels;
+}
+
+// engine/dag.h names the same pool; config cannot depend on the engine.
+constexpr int kDefaultPoolSlots = 128;
+
+// What a missing section reads as, so that every default stays.
+const toml::table& EmptyTable() {
+  static const toml::table empty;
+  return empty;
+}
+
+// Reads one section through `read`, after rejecting its unknown keys.
+template <typename ReadSection>
+Status ReadSectionOf(const FieldReader& root, const std::string& name,
+                     const std::vector<std::string>& keys, ReadSection read) {
+  Result<const toml::table*> table = root.ReadTable(name);
+  if (!table.ok()) return table.status();
+  FieldReader section(*table ? **table : EmptyTable(), name + ".");
+  BATON_RETURN_IF_ERROR(section.CheckKnownKeys(keys));
+  return read(section);
+}
+
+Status ReadCore(const FieldReader& core, CoreConfig* out) {
+  BATON_RETURN_IF_ERROR(core.ReadNonEmptyString("dags_folder", &out->dags_folder));
+  BATON_RETURN_IF_ERROR(core.ReadNonEmptyString("logs_folder", &out->logs_folder));
+  BATON_RETURN_IF_ERROR(core.ReadInt("parallelism", &out->parallelism, 1));
+  return core.ReadTimeZone("default_timezone", &out->default_timezone);
+}
+
+Status ReadScheduler(const FieldReader& scheduler, SchedulerConfig* out) {
+  // Zero would make the loop spin or every heartbeat look stale.
+  const Duration positive(1);
+  BATON_RETURN_IF_ERROR(scheduler.ReadDuration("loop_interval", &out->loop_interval, positive));
+  BATON_RETURN_IF_ERROR(
+      scheduler.ReadDuration("heartbeat_interval", &out->heartbeat_interval, positive));
+  BATON_RETURN_IF_ERROR(
+      scheduler.ReadDuration("health_threshold", &out->health_threshold, positive));
+  BATON_RETURN_IF_ERROR(
+      scheduler.ReadDuration("dag_dir_list_interval", &out->dag_dir_list_interval, positive));
+  BATON_RETURN_IF_ERROR(scheduler.ReadDuration("kill_grace_period", &out->kill_grace_period));
+  if (out->health_threshold <= out->heartbeat_interval) {
+    // A live scheduler would be judged dead between two of its own heartbeats.
+    return scheduler.Error("health_threshold",
+                           "must be longer than scheduler.heartbeat_interval (" +
+                               FormatDuration(out->heartbeat_interval) + "), got " +
+                               FormatDuration(out->health_threshold));
+  }
+  return Status::Ok();
+}
+
+Status ReadPools(const FieldReader& pools, std::map<std::string, int>* out) {
+  (*out)[kDefaultPool] = kDefaultPoolSlots;
+  for (const auto& [name, value] : pools.table()) {
+    int slots = 0;
+    BATON_RETURN_IF_ERROR(pools.ReadInt(name.str(), &slots, 1));
+    (*out)[std::string(name.str())] = slots;
+  }
+  return Status::Ok();
+}
+
+Status ReadLogging(const FieldReader& logging, LoggingConfig* out) {
+  BATON_RETURN_IF_ERROR(logging.ReadChoice("level", LogLevels(), &out->level));
+  return logging.ReadString("file", &out->file);
+}
+
+std::string Anchored(const std::filesystem::path& base, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = base / p;
+  return p.lexically_normal().string();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& display_name,
+                           const std::string& home) {
+  Result<toml::table> document = ParseToml(text, display_name);
+  if (!document.ok()) return document.status();
+  FieldReader root(*document, "");
+  BATON_RETURN_IF_ERROR(
+      root.CheckKnownKeys({"core", "store", "scheduler", "pools", "logging"}, "section"));
+
+  Config config;
+  config.source_path = display_name;
+  config.core.dags_folder = "dags";
+  config.core.logs_folder = "logs";
+  config.store.url = "sqlite:baton.db";
+  BATON_RETURN_IF_ERROR(
+      ReadSectionOf(root, "core", {"dags_folder", "logs_folder", "parallelism", "default_timezone"},
+                    [&](const FieldReader& core) { return ReadCore(core, &config.core); }));
+  BATON_RETURN_IF_ERROR(ReadSectionOf(root, "store", {"url"}, [&](const FieldReader& store) {
+    return store.ReadNonEmptyString("url", &config.store.url);
+  }));
+  BATON_RETURN_IF_ERROR(ReadSectionOf(
+      root, "scheduler",
+      {"loop_interval", "heartbeat_interval", "health_threshold", "dag_dir_list_interval",
+       "kill_grace_period"},
+      [&](const FieldReader& scheduler) { return ReadScheduler(scheduler, &config.scheduler); }));
+  // Any name is a pool, so there is no unknown key to report; the reader checks values.
+  Result<const toml::table*> pools = root.ReadTable("pools");
+  if (!pools.ok()) return pools.status();
+  BATON_RETURN_IF_ERROR(
+      ReadPools(FieldReader(*pools ? **pools : EmptyTable(), "pools."), &config.pools));
+  BATON_RETURN_IF_ERROR(ReadSectionOf(
+      root, "logging", {"level", "file"},
+      [&](const FieldReader& logging) { return ReadLogging(logging, &config.logging); }));
+
+  std::error_code error;
+  std::filesystem::path home_path =
+      home.empty() ? std::filesystem::current_path(error) : std::filesystem::absolute(home, error);
+  if (error)
+    return Status::IoError("cannot resolve home directory '" + home + "': " + error.message());
+  config.core.home = home_path.lexically_normal().string();
+  config.core.dags_folder = Anchored(home_path, config.core.dags_folder);
+  config.core.logs_folder = Anchored(home_path, config.core.logs_folder);
+  if (!config.logging.file.empty()) {
+    config.logging.file = Anchored(config.core.logs_folder, config.logging.file);
+  }
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path, const std::string& home) {
+  Result<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path, home);
+}
+
+std::string DefaultConfigText() {
+  return R"(# baton.toml: the configuration of Baton's scheduler, agents and failover
+# controller. Every key below is shown with its default value; delete or comment
+# out what you do not change. Relative paths are relative to $BATON_HOME.
+# Durations read like "500ms", "30s", "5m", "1h30m" or "2d".
+
+[core]
+# Where DAG files (*.toml) are read from.
+dags_folder = "dags"
+# Task logs go to logs_folder/DAG_ID/RUN_ID/TASK_ID/TRY.log.
+logs_folder = "logs"
+# Task instances queued or running at once, across all DAGs.
+parallelism = 32
+# The time zone of DAGs that do not name one (an IANA name, e.g. "Europe/Paris").
+default_timezone = "UTC"
+
+[store]
+# The metadata database: "sqlite:PATH" for one machine, a MySQL/MariaDB URL for
+# a cluster.
+url = "sqlite:baton.db"
+
+[scheduler]
+# How often the scheduler sweeps runs and timers even when nothing happened.
+loop_interval = "1s"
+# How often the scheduler records that it is alive.
+heartbeat_interval = "5s"
+# A scheduler whose last heartbeat is older than this is considered dead; keep
+# it well above heartbeat_interval.
+health_threshold = "30s"
+# How often the DAG folder is checked for new, changed or removed files.
+dag_dir_list_interval = "10s"
+# On shutdown, how long running tasks get to finish before they are killed.
+kill_grace_period = "30s"
+
+[pools]
+# NAME = SLOTS: at most SLOTS task instances of a pool run at once. Tasks choose
+# a pool with `pool = "NAME"`; those that do not use default_pool.
+default_pool = 128
+
+[logging]
+# One of trace, debug, info, warn, error, critical, off.
+level = "info"
+# Empty: log to stderr. A relative path is below logs_folder.
+file = ""
+)";
+}
+
+}  // namespace baton

@@ -1,0 +1,218 @@
+#include "engine/scheduler_daemon.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/host.h"
+#include "common/process.h"
+#include "engine/dag_bag.h"
+#include "engine/local_executor.h"
+#include "engine/scheduler.h"
+#include "engine/store.h"
+
+namespace baton {
+namespace {
+
+namespace asio = boost::asio;
+
+// The daemon's event loop: timers for ticks, heartbeats and DAG folder checks,
+// executor events coalesced into one Flush, and a graceful stop on SIGTERM/SIGINT.
+class SchedulerDaemon {
+ public:
+  SchedulerDaemon(const Config& config, const SchedulerDaemonOptions& options, Store& store,
+                  int64_t job_id)
+      : config_(config),
+        options_(options),
+        store_(store),
+        job_id_(job_id),
+        tick_timer_(io_),
+        heartbeat_timer_(io_),
+        dag_timer_(io_),
+        signals_(io_, SIGTERM, SIGINT),
+        dag_bag_(config.core.dags_folder, MakeDagFileContext(config)) {}
+
+  Status Run() {
+    executor_ = MakeLocalExecutor(io_, {
+        [this](const TaskInstanceKey& key, int try_number, int pid) {
+          scheduler_->OnTaskStarted(key, try_number, pid);
+          RequestFlush();
+        },
+        [this](const TaskOutcome& outcome) {
+          scheduler_->OnTaskFinished(outcome);
+          RequestFlush();
+        },
+    });
+    SchedulerSettings settings;
+    settings.parallelism = config_.core.parallelism;
+    settings.pools = config_.pools;
+    settings.logs_folder = config_.core.logs_folder;
+    settings.hostname = HostName();
+    settings.job_id = job_id_;
+    settings.owner_timeout = config_.scheduler.health_threshold;
+    settings.orphan_check_interval = config_.scheduler.heartbeat_interval;
+    scheduler_ = std::make_unique<Scheduler>(store_, *executor_, DefaultClock(), settings);
+
+    RefreshDags();
+    BATON_RETURN_IF_ERROR(scheduler_->Recover());
+    signals_.async_wait([this](const boost::system::error_code& error, int signal_number) {
+      if (!error) BeginShutdown(signal_number);
+    });
+    ScheduleTick(Duration(0));
+    ScheduleHeartbeat();
+    ScheduleDagRefresh();
+    io_.run();
+    return stop_status_;
+  }
+
+ private:
+  static DagFileContext MakeDagFileContext(const Config& config) {
+    DagFileContext context;
+    context.default_timezone = config.core.default_timezone;
+    for (const auto& [pool, slots] : config.pools) context.pools.insert(pool);
+    return context;
+  }
+
+  void RefreshDags() {
+    if (!dag_bag_.Refresh()) return;
+    for (const auto& [dag_id, dag] : dag_bag_.dags()) {
+      DagRecord record{dag_id, dag->file, dag->schedule.spec(), false, DefaultClock().Now()};
+      Status synced = store_.SyncDag(record, dag->paused_on_create);
+      if (!synced.ok()) spdlog::error("cannot record DAG {}: {}", dag_id, synced.message());
+    }
+    for (const ImportError& error : dag_bag_.errors()) spdlog::error("{}", error.message);
+    Status recorded = store_.ReplaceImportErrors(dag_bag_.errors());
+    if (!recorded.ok()) spdlog::error("cannot record import errors: {}", recorded.message());
+    spdlog::info("{} DAG(s) loaded from {}, {} file(s) with errors", dag_bag_.dags().size(),
+                 config_.core.dags_folder, dag_bag_.errors().size());
+    scheduler_->SetDags(dag_bag_.dags());
+  }
+
+  void RequestFlush() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io_, [this] {
+      flush_posted_ = false;
+      Status flushed = scheduler_->Flush();
+      if (!flushed.ok()) spdlog::error("scheduling step failed: {}", flushed.message());
+    });
+  }
+
+  void ScheduleTick(Duration delay) {
+    tick_timer_.expires_after(delay);
+    tick_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;
+      Status ticked = scheduler_->Tick();
+      if (!ticked.ok()) spdlog::error("scheduler loop failed: {}", ticked.message());
+      if (options_.num_ticks > 0 && ++ticks_ >= options_.num_ticks) {
+        BeginShutdown(0);
+        return;
+      }
+      ScheduleTick(NextTickDelay());
+    });
+  }
+
+  Duration NextTickDelay() const {
+    Duration delay = config_.scheduler.loop_interval;
+    if (auto wakeup = scheduler_->NextWakeup()) {
+      auto until = std::chrono::duration_cast<Duration>(*wakeup - DefaultClock().Now());
+      delay = std::clamp(until, Duration(0), delay);
+    }
+    return delay;
+  }
+
+  void ScheduleHeartbeat() {
+    heartbeat_timer_.expires_after(config_.scheduler.heartbeat_interval);
+    heartbeat_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;
+      Status beat = store_.HeartbeatJob(job_id_);
+      if (!beat.ok()) spdlog::error("scheduler heartbeat failed: {}", beat.message());
+      ScheduleHeartbeat();
+    });
+  }
+
+  void ScheduleDagRefresh() {
+    dag_timer_.expires_after(config_.scheduler.dag_dir_list_interval);
+    dag_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;
+      RefreshDags();
+      ScheduleDagRefresh();
+    });
+  }
+
+  void BeginShutdown(int signal_number) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    if (signal_number != 0) {
+      spdlog::info("signal {} received: no new tasks; waiting up to {} for {} running task(s)",
+                   signal_number, FormatDuration(config_.scheduler.kill_grace_period),
+                   executor_->RunningCount());
+    }
+    scheduler_->StopDispatching();
+    executor_->Shutdown(config_.scheduler.kill_grace_period, [this] {
+      Status flushed = scheduler_->Flush();
+      if (!flushed.ok()) stop_status_ = flushed;
+      tick_timer_.cancel();
+      heartbeat_timer_.cancel();
+      dag_timer_.cancel();
+      signals_.cancel();
+      io_.stop();
+    });
+  }
+
+  const Config& config_;
+  const SchedulerDaemonOptions& options_;
+  Store& store_;
+  const int64_t job_id_;
+  asio::io_context io_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer heartbeat_timer_;
+  asio::steady_timer dag_timer_;
+  asio::signal_set signals_;
+  DagBag dag_bag_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Scheduler> scheduler_;
+  bool flush_posted_ = false;
+  bool shutting_down_ = false;
+  int ticks_ = 0;
+  Status stop_status_;
+};
+
+}  // namespace
+
+Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& options) {
+  signal(SIGPIPE, SIG_IGN);
+  auto store = OpenStore(config.store.url, config.core.home);
+  if (!store.ok()) return store.status();
+  auto version = (*store)->SchemaVersion();
+  if (!version.ok()) return version.status();
+  if (*version != Store::kSchemaVersion) {
+    return Status::Internal("the store " + config.store.url + " has schema version " +
+                            std::to_string(*version) + ", this baton needs " +
+                            std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
+  }
+  JobRecord job;
+  job.kind = "scheduler";
+  job.hostname = HostName();
+  job.pid = getpid();
+  job.process_start_ticks = ProcessStartTicks(job.pid);
+  auto job_id = (*store)->RegisterJob(job);
+  if (!job_id.ok()) return job_id.status();
+  spdlog::info("scheduler started on {} (pid {}, job {}), DAGs from {}", job.hostname, job.pid,
+               *job_id, config.core.dags_folder);
+  SchedulerDaemon daemon(config, options, **store, *job_id);
+  Status stopped = daemon.Run();
+  Status ended = (*store)->EndJob(*job_id);
+  if (!ended.ok()) spdlog::warn("cannot mark scheduler job {} ended: {}", *job_id, ended.message());
+  spdlog::info("scheduler stopped");
+  return stopped;
+}
+
+}  // namespace baton

@@ -1,0 +1,356 @@
+// Tests for spawning task processes: exit codes, environment, cwd, the log file,
+// process groups, death with the parent, and finding leftovers through /proc.
+#include "common/process.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace baton {
+namespace {
+
+constexpr auto kDeadline = std::chrono::seconds(10);
+
+// Polls `condition` until it holds or the deadline passes.
+bool Eventually(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Alive and not a zombie: orphans are reparented to PID 1, which in a container
+// may never reap them.
+bool IsRunning(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+struct Exit {
+  int exit_code = -1;
+  int signal = 0;
+};
+
+// Waits for one child without blocking forever.
+std::optional<Exit> WaitForExit(pid_t pid) {
+  int status = 0;
+  pid_t reaped = 0;
+  bool done = Eventually([&] {
+    reaped = waitpid(pid, &status, WNOHANG);
+    return reaped != 0;
+  });
+  if (!done || reaped != pid) return std::nullopt;
+  Exit exit;
+  if (WIFEXITED(status)) exit.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
+  return exit;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// The first line of the file, once one has been written completely.
+std::optional<std::string> WaitForLine(const std::filesystem::path& path) {
+  std::string line;
+  bool found = Eventually([&] {
+    std::string contents = ReadFile(path);
+    size_t end = contents.find('\n');
+    if (end == std::string::npos) return false;
+    line = contents.substr(0, end);
+    return true;
+  });
+  if (!found) return std::nullopt;
+  return line;
+}
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "process_test.XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    folder_ = pattern;
+  }
+
+  void TearDown() override {
+    for (pid_t group : groups_) {
+      SignalProcessGroup(group, SIGKILL);
+      // Reaped here, so no later test finds it among its exited children.
+      WaitForExit(group);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+
+  // Spawns and remembers the group, so a failing test leaves nothing running.
+  pid_t Spawn(SpawnRequest request) {
+    Result<pid_t> pid = SpawnProcessGroup(request);
+    EXPECT_TRUE(pid.ok()) << pid.status().message();
+    if (!pid.ok()) return -1;
+    groups_.push_back(*pid);
+    return *pid;
+  }
+
+  pid_t SpawnCommand(const std::string& command) {
+    SpawnRequest request;
+    request.command = command;
+    request.log_path = Log();
+    return Spawn(request);
+  }
+
+  std::string Log() const { return (folder_ / "task.log").string(); }
+
+  std::filesystem::path folder_;
+  std::vector<pid_t> groups_;
+};
+
+TEST_F(ProcessTest, ReportsExitCodes) {
+  pid_t success = SpawnCommand("exit 0");
+  pid_t failure = SpawnCommand("exit 3");
+  std::optional<Exit> success_exit = WaitForExit(success);
+  std::optional<Exit> failure_exit = WaitForExit(failure);
+  ASSERT_TRUE(success_exit.has_value());
+  ASSERT_TRUE(failure_exit.has_value());
+  EXPECT_EQ(success_exit->exit_code, 0);
+  EXPECT_EQ(failure_exit->exit_code, 3);
+  EXPECT_EQ(failure_exit->signal, 0);
+}
+
+TEST_F(ProcessTest, ReapExitedChildrenReportsExitCodeAndSignal) {
+  pid_t exited = SpawnCommand("exit 7");
+  pid_t killed = SpawnCommand("exec sleep 300");
+  ASSERT_TRUE(SignalProcessGroup(killed, SIGKILL));
+  std::map<pid_t, ExitedChild> reaped;
+  ASSERT_TRUE(Eventually([&] {
+    for (const ExitedChild& child : ReapExitedChildren()) reaped[child.pid] = child;
+    return reaped.count(exited) == 1 && reaped.count(killed) == 1;
+  }));
+  EXPECT_EQ(reaped[exited].exit_code, 7);
+  EXPECT_EQ(reaped[exited].signal, 0);
+  EXPECT_EQ(reaped[killed].exit_code, -1);
+  EXPECT_EQ(reaped[killed].signal, SIGKILL);
+}
+
+TEST_F(ProcessTest, ReapCallsBeforeReapWhileTheChildIsAZombie) {
+  pid_t pid = SpawnCommand("exit 0");
+  std::vector<pid_t> seen;
+  bool zombie_when_seen = false;
+  ASSERT_TRUE(Eventually([&] {
+    auto exited = ReapExitedChildren([&](pid_t child) {
+      seen.push_back(child);
+      if (child == pid) zombie_when_seen = ProcessStartTicks(pid) != 0 && !IsRunning(pid);
+    });
+    return !exited.empty();
+  }));
+  EXPECT_EQ(seen, std::vector<pid_t>{pid});
+  EXPECT_TRUE(zombie_when_seen);
+  EXPECT_EQ(ProcessStartTicks(pid), 0);
+}
+
+TEST_F(ProcessTest, SetsEnvironmentOnTopOfTheCallers) {
+  setenv("BATON_PROCESS_TEST_INHERITED", "inherited", 1);
+  setenv("BATON_PROCESS_TEST_OVERRIDDEN", "old", 1);
+  SpawnRequest request;
+  request.command =
+      "echo \"$BATON_PROCESS_TEST_INHERITED $BATON_PROCESS_TEST_OVERRIDDEN $BATON_PROCESS_TEST_NEW "
+      "$(env | grep -c '^BATON_PROCESS_TEST_OVERRIDDEN=')\"";
+  request.env = {{"BATON_PROCESS_TEST_OVERRIDDEN", "new"}, {"BATON_PROCESS_TEST_NEW", "a b=c"}};
+  request.log_path = Log();
+  pid_t pid = Spawn(request);
+  unsetenv("BATON_PROCESS_TEST_INHERITED");
+  unsetenv("BATON_PROCESS_TEST_OVERRIDDEN");
+  std::optional<Exit> exit = WaitForExit(pid);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_EQ(ReadFile(Log()), "inherited new a b=c 1\n");
+}
+
+TEST_F(ProcessTest, RejectsAnInvalidEnvironmentName) {
+  SpawnRequest request;
+  request.command = "true";
+  request.env = {{"A=B", "c"}};
+  Result<pid_t> pid = SpawnProcessGroup(request);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.status().code(), Status::Code::kInvalidInput);
+}
+
+TEST_F(ProcessTest, RunsInTheRequestedFolder) {
+  std::filesystem::path work = folder_ / "work";
+  std::filesystem::create_directory(work);
+  SpawnRequest request;
+  request.command = "pwd";
+  request.cwd = work.string();
+  request.log_path = Log();
+  std::optional<Exit> exit = WaitForExit(Spawn(request));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(ReadFile(Log()), work.string() + "\n");
+}
+
+TEST_F(ProcessTest, ReportsAMissingFolderClearly) {
+  SpawnRequest request;
+  request.command = "true";
+  request.cwd = "/nope";
+  request.log_path = Log();
+  Result<pid_t> pid = SpawnProcessGroup(request);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.status().message(), "cannot chdir to '/nope': No such file or directory");
+  // The failed child was reaped: no zombie is left for anybody else to find.
+  EXPECT_TRUE(ReapExitedChildren().empty());
+}
+
+TEST_F(ProcessTest, ReportsAnUnwritableLogClearly) {
+  std::filesystem::path blocker = folder_ / "file";
+  std::ofstream(blocker) << "x";
+  SpawnRequest request;
+  request.command = "true";
+  request.log_path = (blocker / "task.log").string();
+  Result<pid_t> pid = SpawnProcessGroup(request);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_NE(pid.status().message().find(blocker.string()), std::string::npos)
+      << pid.status().message();
+}
+
+TEST_F(ProcessTest, AppendsStdoutAndStderrToTheLogCreatingItsFolders) {
+  std::filesystem::path log = folder_ / "dag" / "run" / "task" / "1.log";
+  SpawnRequest request;
+  request.command = "echo out; echo err >&2";
+  request.log_path = log.string();
+  ASSERT_TRUE(WaitForExit(Spawn(request)).has_value());
+  request.command = "echo again";
+  ASSERT_TRUE(WaitForExit(Spawn(request)).has_value());
+  EXPECT_EQ(ReadFile(log), "out\nerr\nagain\n");
+}
+
+TEST_F(ProcessTest, StdinIsEmpty) {
+  std::optional<Exit> exit = WaitForExit(SpawnCommand("cat; echo end"));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(ReadFile(Log()), "end\n");
+}
+
+TEST_F(ProcessTest, LeadsItsOwnProcessGroup) {
+  pid_t pid = SpawnCommand("exec sleep 300");
+  EXPECT_EQ(getpgid(pid), pid);
+  EXPECT_NE(getpgid(pid), getpgid(0));
+}
+
+TEST_F(ProcessTest, SignalProcessGroupKillsGrandchildren) {
+  pid_t pid = SpawnCommand("sleep 300 & echo $!; sleep 300");
+  std::optional<std::string> line = WaitForLine(Log());
+  ASSERT_TRUE(line.has_value());
+  pid_t grandchild = std::stoi(*line);
+  ASSERT_TRUE(IsRunning(grandchild));
+
+  EXPECT_TRUE(SignalProcessGroup(pid, SIGKILL));
+  std::optional<Exit> exit = WaitForExit(pid);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->signal, SIGKILL);
+  EXPECT_TRUE(Eventually([&] { return !IsRunning(grandchild); }));
+}
+
+TEST_F(ProcessTest, SignalProcessGroupRefusesOwnAndAllGroups) {
+  EXPECT_FALSE(SignalProcessGroup(0, 0));
+  EXPECT_FALSE(SignalProcessGroup(1, 0));
+}
+
+TEST_F(ProcessTest, StartTicksTellProcessesApart) {
+  pid_t first = SpawnCommand("exec sleep 300");
+  int64_t first_ticks = ProcessStartTicks(first);
+  EXPECT_GT(first_ticks, 0);
+  // Processes started within one clock tick share a start time; spawn until one
+  // lands in a later tick.
+  int64_t second_ticks = 0;
+  ASSERT_TRUE(Eventually([&] {
+    pid_t second = SpawnCommand("exec sleep 300");
+    second_ticks = ProcessStartTicks(second);
+    SignalProcessGroup(second, SIGKILL);
+    WaitForExit(second);
+    return second_ticks != first_ticks;
+  }));
+  EXPECT_GT(second_ticks, first_ticks);
+  EXPECT_EQ(ProcessStartTicks(first), first_ticks);
+
+  SignalProcessGroup(first, SIGKILL);
+  ASSERT_TRUE(WaitForExit(first).has_value());
+  EXPECT_EQ(ProcessStartTicks(first), 0);
+  EXPECT_EQ(ProcessStartTicks(-1), 0);
+}
+
+TEST_F(ProcessTest, FindsLeftoversByMarkerAfterTheLeaderExited) {
+  const std::string marker = "BATON_TRY_MARKER=dag/run/task/1";
+  SpawnRequest request;
+  request.env = {{"BATON_TRY_MARKER", "dag/run/task/1"}};
+  request.command =
+      "sleep 300 & echo $!; env -u BATON_TRY_MARKER sleep 300 & echo $!; "
+      "env BATON_TRY_MARKER=dag/run/task/10 sleep 300 & echo $!";
+  request.log_path = Log();
+  pid_t pid = Spawn(request);
+  std::optional<Exit> exit = WaitForExit(pid);
+  ASSERT_TRUE(exit.has_value());
+  ASSERT_EQ(exit->exit_code, 0);
+  std::istringstream lines(ReadFile(Log()));
+  pid_t marked = 0, unmarked = 0, other_marker = 0;
+  lines >> marked >> unmarked >> other_marker;
+  ASSERT_GT(other_marker, 0);
+  // `env` runs before it execs sleep; wait until each environment is final.
+  ASSERT_TRUE(Eventually([&] {
+    return FindProcessesWithMarker(pid, "BATON_TRY_MARKER=dag/run/task/10") ==
+           std::vector<pid_t>{other_marker};
+  }));
+
+  EXPECT_EQ(FindProcessesWithMarker(pid, marker), std::vector<pid_t>{marked});
+  EXPECT_TRUE(FindProcessesWithMarker(pid, "BATON_TRY_MARKER=dag/run/task/2").empty());
+  EXPECT_TRUE(FindProcessesWithMarker(getpgid(0), marker).empty());
+  ASSERT_TRUE(IsRunning(unmarked));
+
+  EXPECT_TRUE(SignalProcessGroup(pid, SIGKILL));
+  EXPECT_TRUE(Eventually([&] { return FindProcessesWithMarker(pid, marker).empty(); }));
+}
+
+TEST_F(ProcessTest, DiesWithItsParent) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t intermediate = fork();
+  ASSERT_GE(intermediate, 0);
+  if (intermediate == 0) {
+    close(pipe_fds[0]);
+    SpawnRequest request;
+    request.command = "exec sleep 300";
+    Result<pid_t> pid = SpawnProcessGroup(request);
+    pid_t value = pid.ok() ? *pid : -1;
+    ssize_t written = write(pipe_fds[1], &value, sizeof(value));
+    _exit(written == sizeof(value) ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  pid_t sleeper = -1;
+  ssize_t received = read(pipe_fds[0], &sleeper, sizeof(sleeper));
+  close(pipe_fds[0]);
+  std::optional<Exit> exit = WaitForExit(intermediate);
+  ASSERT_TRUE(exit.has_value());
+  ASSERT_EQ(received, static_cast<ssize_t>(sizeof(sleeper)));
+  ASSERT_GT(sleeper, 0);
+  groups_.push_back(sleeper);
+  EXPECT_TRUE(Eventually([&] { return !IsRunning(sleeper); }));
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,476 @@
+// The scheduler's decisions, driven by hand: a real SQLite store in a temporary
+// folder, a fake clock, and an executor that only records what it was asked.
+#include "engine/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/dag_file.h"
+#include "engine/run_planner.h"
+#include "engine/store.h"
+#include "tests/support/fake_clock.h"
+
+namespace baton {
+namespace {
+
+class RecordingExecutor final : public Executor {
+ public:
+  Status Launch(const TaskLaunch& launch) override {
+    if (fail_launches) return Status::IoError("no such shell");
+    launched.push_back(launch);
+    return Status::Ok();
+  }
+  size_t RunningCount() const override { return launched.size(); }
+  void Shutdown(Duration, std::function<void()> done) override { done(); }
+
+  std::vector<std::string> LaunchedTasks() const {
+    std::vector<std::string> ids;
+    for (const auto& launch : launched) ids.push_back(launch.key.task_id);
+    return ids;
+  }
+
+  std::vector<TaskLaunch> launched;
+  bool fail_launches = false;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("scheduler_test_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_);
+    auto store = OpenStore("sqlite:///" + (folder_ / "baton.db").string(), folder_.string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+    ASSERT_TRUE(store_->Migrate().ok());
+    JobRecord job;
+    job.kind = "scheduler";
+    job.hostname = "test-host";
+    job.pid = 1;
+    job_id_ = store_->RegisterJob(job).value();
+  }
+
+  void TearDown() override { std::filesystem::remove_all(folder_); }
+
+  // Builds the scheduler over the DAGs given as TOML texts.
+  void Start(const std::vector<std::string>& dag_texts, int parallelism = 32,
+             std::map<std::string, int> pools = {{"default_pool", 128}}) {
+    DagFileContext context;
+    for (const auto& [pool, slots] : pools) context.pools.insert(pool);
+    std::map<std::string, std::shared_ptr<const Dag>> dags;
+    for (const std::string& text : dag_texts) {
+      auto dag = ParseDagText(text, "test.toml", context);
+      ASSERT_TRUE(dag.ok()) << dag.status().message();
+      ASSERT_TRUE(store_->SyncDag({dag->dag_id, "test.toml", dag->schedule.spec()}, false).ok());
+      const std::string dag_id = dag->dag_id;
+      dags[dag_id] = std::make_shared<const Dag>(std::move(dag).value());
+    }
+    dags_ = dags;
+    SchedulerSettings settings;
+    settings.parallelism = parallelism;
+    settings.pools = pools;
+    settings.logs_folder = (folder_ / "logs").string();
+    settings.hostname = "test-host";
+    settings.job_id = job_id_;
+    scheduler_ = std::make_unique<Scheduler>(*store_, executor_, clock_, settings);
+    scheduler_->SetDags(dags);
+  }
+
+  std::string Trigger(const std::string& dag_id, const std::string& run_id = "run1") {
+    PlannedRun planned = PlanRun(*dags_.at(dag_id), RunType::kManual, run_id,
+                                 {clock_.Now(), clock_.Now()}, "{}");
+    EXPECT_TRUE(store_->CreateDagRun(planned.run, planned.task_instances).value());
+    return run_id;
+  }
+
+  // Reports the launched try of `task_id` as started and then ended with `exit_code`.
+  void Complete(const std::string& task_id, int exit_code) {
+    for (auto it = executor_.launched.begin(); it != executor_.launched.end(); ++it) {
+      if (it->key.task_id != task_id) continue;
+      TaskLaunch launch = *it;
+      executor_.launched.erase(it);
+      scheduler_->OnTaskStarted(launch.key, launch.try_number, 4242);
+      ASSERT_TRUE(scheduler_->Flush().ok());
+      TaskOutcome outcome;
+      outcome.key = launch.key;
+      outcome.try_number = launch.try_number;
+      outcome.exit_code = exit_code;
+      scheduler_->OnTaskFinished(outcome);
+      ASSERT_TRUE(scheduler_->Flush().ok());
+      return;
+    }
+    FAIL() << task_id << " was not launched";
+  }
+
+  std::map<std::string, std::string> States(const std::string& dag_id, const std::string& run_id) {
+    std::map<std::string, std::string> states;
+    for (const TaskInstance& instance : store_->ListTaskInstances(dag_id, run_id).value()) {
+      states[instance.key.task_id] = std::string(ToString(instance.state));
+    }
+    return states;
+  }
+
+  RunState StateOfRun(const std::string& dag_id, const std::string& run_id) {
+    return store_->GetDagRun(dag_id, run_id).value()->state;
+  }
+
+  std::filesystem::path folder_;
+  std::unique_ptr<Store> store_;
+  int64_t job_id_ = 0;
+  testing::FakeClock clock_{ParseIso8601("2026-06-01T12:00:00Z").value()};
+  RecordingExecutor executor_;
+  std::map<std::string, std::shared_ptr<const Dag>> dags_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+const char* kChain = R"(
+dag_id = "chain"
+[[task]]
+id = "a"
+command = "true"
+[[task]]
+id = "b"
+command = "true"
+upstream = ["a"]
+[[task]]
+id = "c"
+command = "true"
+upstream = ["b"]
+)";
+
+TEST_F(SchedulerTest, ChainRunsInOrderAndSucceeds) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"a"});
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kRunning);
+  Complete("a", 0);
+  EXPECT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"b"});
+  Complete("b", 0);
+  Complete("c", 0);
+  EXPECT_EQ(States("chain", "run1"),
+            (std::map<std::string, std::string>{{"a", "success"}, {"b", "success"}, {"c", "success"}}));
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kSuccess);
+  EXPECT_EQ(scheduler_->active_run_count(), 0u);
+}
+
+TEST_F(SchedulerTest, EveryTryIsRecordedOnceWithItsNumber) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  Complete("a", 0);
+  auto tries = store_->ListTaskTries({"chain", "run1", "a"}).value();
+  ASSERT_EQ(tries.size(), 1u);
+  EXPECT_EQ(tries[0].try_number, 1);
+  EXPECT_EQ(tries[0].state, TaskState::kSuccess);
+  EXPECT_EQ(tries[0].pid, 4242);
+}
+
+TEST_F(SchedulerTest, FailureMarksDownstreamUpstreamFailedAndFailsTheRun) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  Complete("a", 3);
+  EXPECT_EQ(States("chain", "run1"), (std::map<std::string, std::string>{
+                                         {"a", "failed"}, {"b", "upstream_failed"}, {"c", "upstream_failed"}}));
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+  auto instances = store_->ListTaskInstances("chain", "run1").value();
+  for (const auto& instance : instances) {
+    if (instance.key.task_id == "a") EXPECT_EQ(instance.exit_code, 3);
+  }
+}
+
+TEST_F(SchedulerTest, RetryWaitsForItsDelayAndGetsTheNextTryNumber) {
+  Start({R"(
+dag_id = "flaky"
+[[task]]
+id = "only"
+command = "true"
+retries = 1
+retry_delay = "10s"
+)"});
+  Trigger("flaky");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  Complete("only", 1);
+  EXPECT_EQ(States("flaky", "run1")["only"], "up_for_retry");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_TRUE(executor_.launched.empty()) << "retried before retry_delay";
+  ASSERT_TRUE(scheduler_->NextWakeup().has_value());
+  EXPECT_EQ(*scheduler_->NextWakeup(), clock_.Now() + std::chrono::seconds(10));
+  clock_.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.launched.size(), 1u);
+  EXPECT_EQ(executor_.launched[0].try_number, 2);
+  Complete("only", 1);
+  EXPECT_EQ(States("flaky", "run1")["only"], "failed");
+  EXPECT_EQ(StateOfRun("flaky", "run1"), RunState::kFailed);
+}
+
+const char* kWide = R"(
+dag_id = "wide"
+max_active_tasks = 100
+[[task]]
+id = "t1"
+command = "true"
+[[task]]
+id = "t2"
+command = "true"
+[[task]]
+id = "t3"
+command = "true"
+priority = 5
+[[task]]
+id = "t4"
+command = "true"
+pool = "small"
+[[task]]
+id = "t5"
+command = "true"
+pool = "small"
+)";
+
+TEST_F(SchedulerTest, ParallelismCapsQueuedTasksAndPriorityGoesFirst) {
+  Start({kWide}, /*parallelism=*/2, {{"default_pool", 128}, {"small", 1}});
+  Trigger("wide");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.launched.size(), 2u);
+  EXPECT_EQ(executor_.launched[0].key.task_id, "t3");
+  EXPECT_EQ(scheduler_->active_task_count(), 2);
+}
+
+TEST_F(SchedulerTest, PoolSlotsLimitTheirTasks) {
+  Start({kWide}, /*parallelism=*/32, {{"default_pool", 128}, {"small", 1}});
+  Trigger("wide");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  auto launched = executor_.LaunchedTasks();
+  EXPECT_EQ(launched.size(), 4u);
+  EXPECT_EQ(std::count(launched.begin(), launched.end(), "t4") +
+                std::count(launched.begin(), launched.end(), "t5"),
+            1);
+  const std::string first_small = std::count(launched.begin(), launched.end(), "t4") ? "t4" : "t5";
+  Complete(first_small, 0);
+  EXPECT_EQ(executor_.LaunchedTasks().size(), 4u) << "the freed slot goes to the other small task";
+}
+
+TEST_F(SchedulerTest, TriggerRulesSkipAndCascade) {
+  Start({R"(
+dag_id = "rules"
+[[task]]
+id = "work"
+command = "true"
+[[task]]
+id = "on_failure"
+command = "true"
+upstream = ["work"]
+trigger_rule = "one_failed"
+[[task]]
+id = "after_failure"
+command = "true"
+upstream = ["on_failure"]
+[[task]]
+id = "cleanup"
+command = "true"
+upstream = ["work", "on_failure"]
+trigger_rule = "all_done"
+)"});
+  Trigger("rules");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  Complete("work", 0);
+  auto states = States("rules", "run1");
+  EXPECT_EQ(states["on_failure"], "skipped");
+  EXPECT_EQ(states["after_failure"], "skipped");
+  EXPECT_EQ(states["work"], "success");
+  EXPECT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"cleanup"});
+  Complete("cleanup", 0);
+  EXPECT_EQ(StateOfRun("rules", "run1"), RunState::kSuccess);
+}
+
+TEST_F(SchedulerTest, LaunchFailureCountsAsAFailedTry) {
+  Start({kChain});
+  executor_.fail_launches = true;
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "failed");
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+}
+
+TEST_F(SchedulerTest, MaxActiveRunsKeepsLaterRunsQueued) {
+  Start({R"(
+dag_id = "one_at_a_time"
+max_active_runs = 1
+[[task]]
+id = "only"
+command = "true"
+)"});
+  Trigger("one_at_a_time", "first");
+  clock_.Advance(std::chrono::seconds(1));
+  Trigger("one_at_a_time", "second");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(StateOfRun("one_at_a_time", "first"), RunState::kRunning);
+  EXPECT_EQ(StateOfRun("one_at_a_time", "second"), RunState::kQueued);
+  Complete("only", 0);
+  EXPECT_EQ(StateOfRun("one_at_a_time", "first"), RunState::kSuccess);
+  EXPECT_EQ(StateOfRun("one_at_a_time", "second"), RunState::kRunning);
+}
+
+TEST_F(SchedulerTest, PausedDagStartsNothing) {
+  Start({kChain});
+  ASSERT_TRUE(store_->SetDagPaused("chain", true).ok());
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_TRUE(executor_.launched.empty());
+  ASSERT_TRUE(store_->SetDagPaused("chain", false).ok());
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"a"});
+}
+
+TEST_F(SchedulerTest, CreatesEachDueScheduledRunOnceWithCatchup) {
+  Start({R"(
+dag_id = "daily"
+schedule = "@daily"
+start_date = "2026-05-29"
+catchup = true
+max_active_runs = 10
+[[task]]
+id = "only"
+command = "true"
+)"});
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  RunFilter filter;
+  filter.dag_id = "daily";
+  auto runs = store_->ListDagRuns(filter).value();
+  // Intervals starting 05-29, 05-30 and 05-31 have ended by 06-01 12:00.
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].run_id, "scheduled__2026-05-31T00:00:00Z");
+  EXPECT_EQ(FormatIso8601(runs[0].data_interval_end), "2026-06-01T00:00:00Z");
+  ASSERT_TRUE(scheduler_->NextWakeup().has_value());
+  EXPECT_EQ(FormatIso8601(*scheduler_->NextWakeup()), "2026-06-02T00:00:00Z");
+}
+
+TEST_F(SchedulerTest, WithoutCatchupOnlyTheLatestIntervalRuns) {
+  Start({R"(
+dag_id = "daily"
+schedule = "@daily"
+start_date = "2026-01-01"
+[[task]]
+id = "only"
+command = "true"
+)"});
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  RunFilter filter;
+  filter.dag_id = "daily";
+  auto runs = store_->ListDagRuns(filter).value();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].run_id, "scheduled__2026-05-31T00:00:00Z");
+}
+
+TEST_F(SchedulerTest, RecoveryRetriesWhatADeadSchedulerLeftRunning) {
+  Start({R"(
+dag_id = "survivor"
+[[task]]
+id = "long"
+command = "sleep 1"
+retries = 2
+retry_delay = "0s"
+)"});
+  Trigger("survivor");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.launched.size(), 1u);
+  scheduler_->OnTaskStarted(executor_.launched[0].key, 1, 999999);
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  ASSERT_TRUE(store_->EndJob(job_id_).ok());  // the old scheduler is gone
+
+  JobRecord job;
+  job.kind = "scheduler";
+  job.hostname = "other-host";
+  int64_t new_job = store_->RegisterJob(job).value();
+  RecordingExecutor new_executor;
+  SchedulerSettings settings;
+  settings.pools = {{"default_pool", 128}};
+  settings.logs_folder = (folder_ / "logs").string();
+  settings.hostname = "other-host";
+  settings.job_id = new_job;
+  Scheduler restarted(*store_, new_executor, clock_, settings);
+  restarted.SetDags(dags_);
+  ASSERT_TRUE(restarted.Recover().ok());
+  ASSERT_TRUE(restarted.Tick().ok());
+  ASSERT_EQ(new_executor.launched.size(), 1u);
+  EXPECT_EQ(new_executor.launched[0].try_number, 2) << "a new try, never the same one again";
+}
+
+TEST_F(SchedulerTest, RecoveryLeavesTasksOfALiveOwnerAlone) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  scheduler_->OnTaskStarted(executor_.launched[0].key, 1, 999999);
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  ASSERT_TRUE(store_->HeartbeatJob(job_id_).ok());  // still alive
+
+  JobRecord job;
+  job.kind = "scheduler";
+  int64_t other_job = store_->RegisterJob(job).value();
+  RecordingExecutor other_executor;
+  SchedulerSettings settings;
+  settings.pools = {{"default_pool", 128}};
+  settings.job_id = other_job;
+  Scheduler other(*store_, other_executor, clock_, settings);
+  other.SetDags(dags_);
+  ASSERT_TRUE(other.Recover().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "running");
+  EXPECT_TRUE(other_executor.launched.empty());
+}
+
+TEST_F(SchedulerTest, RecoveryKnowsAtOnceThatAProcessOnThisHostIsGone) {
+  // The owner's heartbeat is fresh, but its process on this host has exited.
+  pid_t dead_pid = ::fork();
+  if (dead_pid == 0) ::_exit(0);
+  ::waitpid(dead_pid, nullptr, 0);
+  JobRecord crashed;
+  crashed.kind = "scheduler";
+  crashed.hostname = "test-host";
+  crashed.pid = dead_pid;
+  crashed.process_start_ticks = 12345;
+  int64_t crashed_job = store_->RegisterJob(crashed).value();
+  Start({kChain});
+  Trigger("chain");
+  SchedulerSettings old_settings;
+  old_settings.pools = {{"default_pool", 128}};
+  old_settings.hostname = "test-host";
+  old_settings.job_id = crashed_job;
+  RecordingExecutor old_executor;
+  Scheduler old_scheduler(*store_, old_executor, clock_, old_settings);
+  old_scheduler.SetDags(dags_);
+  ASSERT_TRUE(old_scheduler.Tick().ok());
+  ASSERT_EQ(old_executor.launched.size(), 1u);
+
+  ASSERT_TRUE(scheduler_->Recover().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "failed") << "no retries left: failed, not left running";
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+}
+
+TEST_F(SchedulerTest, ClearedTaskRunsAgainWithANewTry) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  Complete("a", 0);
+  Complete("b", 0);
+  Complete("c", 1);
+  ASSERT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+  ASSERT_EQ(store_->ClearTaskInstances("chain", "run1", {"c"}).value(), 1);
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.launched.size(), 1u);
+  EXPECT_EQ(executor_.launched[0].key.task_id, "c");
+  EXPECT_EQ(executor_.launched[0].try_number, 2);
+  Complete("c", 0);
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kSuccess);
+}
+
+}  // namespace
+}  // namespace baton
