@@ -260,10 +260,12 @@ class RunsAndTasksCommandsTest(BatonTestCase):
         text = home.run_ok("runs", "list").stdout
         self.assertIn(run_id, text)
 
-        # Exactly the contract's fields, checked last so that an extra field does
-        # not hide a wrong value above.
-        self.assertEqual(set(run),
-                         {"dag_id", "run_id", "state", "logical_date", "start_date", "end_date"})
+        # Exactly the contract's fields (and run_type: scheduled, manual or
+        # backfill), checked last so that an extra field does not hide a wrong
+        # value above.
+        self.assertEqual(set(run), {"dag_id", "run_id", "run_type", "state", "logical_date",
+                                    "start_date", "end_date"})
+        self.assertEqual(run["run_type"], "manual")
         self.assertEqual(set(task),
                          {"task_id", "state", "try_number", "start_date", "end_date", "exit_code"})
 
