@@ -106,12 +106,7 @@ Result<Store*> CliContext::store() {
   return store;
 }
 
-DagFileContext CliContext::dag_file_context() const {
-  DagFileContext context;
-  context.default_timezone = config_.core.default_timezone;
-  for (const auto& [pool, slots] : config_.pools) context.pools.insert(pool);
-  return context;
-}
+DagFileContext CliContext::dag_file_context() const { return MakeDagFileContext(config_); }
 
 Result<const DagBag*> CliContext::dag_bag() {
   if (!dag_bag_) {
@@ -144,12 +139,7 @@ Result<std::shared_ptr<const Dag>> CliContext::FindDag(const std::string& dag_id
 Status CliContext::SyncDag(const Dag& dag) {
   auto store = this->store();
   if (!store.ok()) return store.status();
-  DagRecord record;
-  record.dag_id = dag.dag_id;
-  record.file = dag.file;
-  record.schedule = dag.schedule.spec();
-  record.last_parsed = DefaultClock().Now();
-  return (*store)->SyncDag(record, dag.paused_on_create);
+  return (*store)->SyncDag(DagRecordOf(dag, DefaultClock().Now()), dag.paused_on_create);
 }
 
 Result<bool> CliContext::IsPaused(const Dag& dag) {

@@ -111,16 +111,9 @@ Result<std::vector<std::string>> DagFilesAt(const std::string& path) {
     if (fs::exists(path, error)) return std::vector<std::string>{path};
     return Status::InvalidInput("no such file or folder: " + path);
   }
-  std::vector<std::string> files;
-  for (fs::directory_iterator it(path, error), end; !error && it != end; it.increment(error)) {
-    std::error_code ignored;
-    if (it->path().extension() == ".toml" && it->is_regular_file(ignored)) {
-      files.push_back(it->path().string());
-    }
-  }
-  if (error) return Status::IoError("cannot list " + path + ": " + error.message());
-  std::sort(files.begin(), files.end());
-  return files;
+  auto files = ListDagFiles(path);
+  if (!files) return Status::IoError("cannot list " + path);
+  return *files;
 }
 
 Status ValidateDags(CliContext& context, const std::string& path_option) {
@@ -236,32 +229,6 @@ struct NextRunOptions {
   std::string dag_id;
   int count = 1;
 };
-
-// The data intervals of the DAG's next scheduled runs, as the scheduler will
-// create them after the latest one: without catchup it first jumps to the
-// latest complete interval.
-std::vector<DataInterval> UpcomingIntervals(const Dag& dag, std::optional<TimePoint> latest,
-                                            TimePoint now, int count) {
-  std::vector<DataInterval> upcoming;
-  auto within_end_date = [&](const DataInterval& interval) {
-    return !dag.end_date || interval.start <= *dag.end_date;
-  };
-  std::optional<TimePoint> previous = latest;
-  if (!dag.catchup && dag.schedule.kind() == Schedule::Kind::kCron) {
-    auto complete = dag.schedule.LatestCompleteInterval(now, *dag.start_date);
-    if (complete && (!previous || complete->start > *previous) && within_end_date(*complete)) {
-      upcoming.push_back(*complete);
-      previous = complete->start;
-    }
-  }
-  while (static_cast<int>(upcoming.size()) < count) {
-    auto next = dag.schedule.NextInterval(previous, *dag.start_date);
-    if (!next || !within_end_date(*next)) break;
-    upcoming.push_back(*next);
-    previous = next->start;
-  }
-  return upcoming;
-}
 
 Status NextRuns(CliContext& context, const NextRunOptions& options) {
   auto found = context.FindDag(options.dag_id);

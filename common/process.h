@@ -17,10 +17,11 @@
 namespace baton {
 
 struct SpawnRequest {
-  std::string command;  // run by /bin/sh -c
+  std::string command;                     // run by /bin/sh -c
   std::map<std::string, std::string> env;  // set on top of the caller's environment
-  std::string cwd;       // empty: the caller's
-  std::string log_path;  // stdout and stderr appended here (parent folders created); empty: /dev/null
+  std::string cwd;                         // empty: the caller's
+  // stdout and stderr are appended here (parent folders created); empty: /dev/null.
+  std::string log_path;
   // The kernel ties the death signal to the spawning *thread*: spawn from a
   // thread that lives as long as the process (the event loop's), or the task is
   // killed when that thread ends.

@@ -7,10 +7,6 @@
 #include <utility>
 
 namespace baton {
-namespace {
-
-// The folder's *.toml files, sorted; nullopt when the folder cannot be listed
-// for a reason other than not existing (then nothing should be dropped).
 std::optional<std::vector<std::string>> ListDagFiles(const std::string& folder) {
   namespace fs = std::filesystem;
   std::vector<std::string> paths;
@@ -32,7 +28,15 @@ std::optional<std::vector<std::string>> ListDagFiles(const std::string& folder) 
   return paths;
 }
 
-}  // namespace
+
+DagRecord DagRecordOf(const Dag& dag, TimePoint parsed) {
+  DagRecord record;
+  record.dag_id = dag.dag_id;
+  record.file = dag.file;
+  record.schedule = dag.schedule.spec();
+  record.last_parsed = parsed;
+  return record;
+}
 
 DagBag::DagBag(std::string folder, DagFileContext context, const Clock& clock)
     : folder_(std::move(folder)), context_(std::move(context)), clock_(clock) {}

@@ -17,6 +17,13 @@
 
 namespace baton {
 
+// The folder's *.toml files, sorted (none when the folder does not exist);
+// nullopt when it cannot be listed for another reason.
+std::optional<std::vector<std::string>> ListDagFiles(const std::string& folder);
+
+// What the store records of a DAG read at `parsed`.
+DagRecord DagRecordOf(const Dag& dag, TimePoint parsed);
+
 class DagBag {
  public:
   DagBag(std::string folder, DagFileContext context, const Clock& clock = DefaultClock());

@@ -316,4 +316,11 @@ Result<Dag> LoadDagFile(const std::string& path, const DagFileContext& context) 
   return ParseDagText(*text, path, context);
 }
 
+DagFileContext MakeDagFileContext(const Config& config) {
+  DagFileContext context;
+  context.default_timezone = config.core.default_timezone;
+  for (const auto& [pool, slots] : config.pools) context.pools.insert(pool);
+  return context;
+}
+
 }  // namespace baton

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "config/config.h"
 #include "engine/dag.h"
 
 namespace baton {
@@ -15,6 +16,9 @@ struct DagFileContext {
   std::string default_timezone = "UTC";
   std::set<std::string> pools;  // pool names declared in baton.toml
 };
+
+// The context the configuration gives: default time zone and declared pools.
+DagFileContext MakeDagFileContext(const Config& config);
 
 Result<Dag> LoadDagFile(const std::string& path, const DagFileContext& context);
 // Parses TOML text as if it were read from `display_name`.

@@ -88,10 +88,10 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
       entry.timer->expires_after(*launch.timeout);
       WaitForTimer(*pid, entry);
     }
-    PostToLoop([key = launch.key, try_number = launch.try_number, pid = *pid](
-                   LocalExecutorState& self) {
-      if (self.callbacks_.on_started) self.callbacks_.on_started(key, try_number, pid);
-    });
+    PostToLoop(
+        [key = launch.key, try_number = launch.try_number, pid = *pid](LocalExecutorState& self) {
+          if (self.callbacks_.on_started) self.callbacks_.on_started(key, try_number, pid);
+        });
     return Status::Ok();
   }
 
@@ -154,11 +154,11 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
 
   // Requires mutex_.
   void WaitForTimer(pid_t pid, RunningTry& entry) {
-    entry.timer->async_wait(
-        [weak = weak_from_this(), pid, serial = entry.serial](const boost::system::error_code& error) {
-          if (error) return;
-          if (auto self = weak.lock()) self->OnTimerFired(pid, serial);
-        });
+    entry.timer->async_wait([weak = weak_from_this(), pid,
+                             serial = entry.serial](const boost::system::error_code& error) {
+      if (error) return;
+      if (auto self = weak.lock()) self->OnTimerFired(pid, serial);
+    });
   }
 
   void OnChildrenExited() {

@@ -1,5 +1,7 @@
 #include "engine/run_planner.h"
 
+#include <algorithm>
+
 namespace baton {
 namespace {
 
@@ -9,27 +11,37 @@ bool WithinEndDate(const Dag& dag, TimePoint logical_date) {
 
 }  // namespace
 
+std::vector<DataInterval> UpcomingIntervals(const Dag& dag,
+                                            std::optional<TimePoint> latest_logical_date,
+                                            TimePoint now, int count) {
+  std::vector<DataInterval> upcoming;
+  if (!dag.start_date) return upcoming;
+  const TimePoint start_date = *dag.start_date;
+  std::optional<TimePoint> previous = latest_logical_date;
+  if (!dag.catchup && dag.schedule.kind() == Schedule::Kind::kCron) {
+    auto complete = dag.schedule.LatestCompleteInterval(now, start_date);
+    if (complete && (!previous || complete->start > *previous) &&
+        WithinEndDate(dag, complete->start)) {
+      upcoming.push_back(*complete);
+      previous = complete->start;
+    }
+  }
+  while (static_cast<int>(upcoming.size()) < count) {
+    auto next = dag.schedule.NextInterval(previous, start_date);
+    if (!next || !WithinEndDate(dag, next->start)) break;
+    upcoming.push_back(*next);
+    previous = next->start;
+  }
+  return upcoming;
+}
+
 std::vector<DataInterval> DueIntervals(const Dag& dag,
                                        std::optional<TimePoint> latest_logical_date,
                                        TimePoint now, int max_count) {
-  std::vector<DataInterval> due;
-  if (!dag.start_date || dag.schedule.kind() == Schedule::Kind::kNone) return due;
-  const TimePoint start_date = *dag.start_date;
-  if (!dag.catchup && dag.schedule.kind() == Schedule::Kind::kCron) {
-    auto latest = dag.schedule.LatestCompleteInterval(now, start_date);
-    if (latest && (!latest_logical_date || latest->start > *latest_logical_date) &&
-        WithinEndDate(dag, latest->start)) {
-      due.push_back(*latest);
-    }
-    return due;
-  }
-  std::optional<TimePoint> previous = latest_logical_date;
-  while (static_cast<int>(due.size()) < max_count) {
-    auto next = dag.schedule.NextInterval(previous, start_date);
-    if (!next || next->end > now || !WithinEndDate(dag, next->start)) break;
-    due.push_back(*next);
-    previous = next->start;
-  }
+  std::vector<DataInterval> due = UpcomingIntervals(dag, latest_logical_date, now, max_count);
+  auto not_yet_due = std::find_if(due.begin(), due.end(),
+                                  [&](const DataInterval& interval) { return interval.end > now; });
+  due.erase(not_yet_due, due.end());
   return due;
 }
 

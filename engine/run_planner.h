@@ -20,6 +20,13 @@ std::vector<DataInterval> DueIntervals(const Dag& dag,
                                        std::optional<TimePoint> latest_logical_date,
                                        TimePoint now, int max_count);
 
+// The data intervals of the DAG's next `count` scheduled runs after the run with
+// `latest_logical_date`, due or not: without catchup the first is the latest
+// interval complete at `now` (older ones are never run).
+std::vector<DataInterval> UpcomingIntervals(const Dag& dag,
+                                            std::optional<TimePoint> latest_logical_date,
+                                            TimePoint now, int count);
+
 // The instant the next scheduled run falls due, if any.
 std::optional<TimePoint> NextDueTime(const Dag& dag, std::optional<TimePoint> latest_logical_date);
 

@@ -73,18 +73,10 @@ class SchedulerDaemon {
   }
 
  private:
-  static DagFileContext MakeDagFileContext(const Config& config) {
-    DagFileContext context;
-    context.default_timezone = config.core.default_timezone;
-    for (const auto& [pool, slots] : config.pools) context.pools.insert(pool);
-    return context;
-  }
-
   void RefreshDags() {
     if (!dag_bag_.Refresh()) return;
     for (const auto& [dag_id, dag] : dag_bag_.dags()) {
-      DagRecord record{dag_id, dag->file, dag->schedule.spec(), false, DefaultClock().Now()};
-      Status synced = store_.SyncDag(record, dag->paused_on_create);
+      Status synced = store_.SyncDag(DagRecordOf(*dag, DefaultClock().Now()), dag->paused_on_create);
       if (!synced.ok()) spdlog::error("cannot record DAG {}: {}", dag_id, synced.message());
     }
     for (const ImportError& error : dag_bag_.errors()) spdlog::error("{}", error.message);

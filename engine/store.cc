@@ -2,6 +2,8 @@
 // keys, and OpenStore, which picks the backend a store URL names.
 #include "engine/store.h"
 
+#include "common/enum_names.h"
+
 #include <array>
 #include <filesystem>
 #include <tuple>
@@ -45,18 +47,10 @@ Result<std::filesystem::path> SqlitePath(const std::string& url, const std::stri
 
 }  // namespace
 
-std::string_view ToString(RunType type) {
-  for (const auto& [value, name] : kRunTypeNames) {
-    if (value == type) return name;
-  }
-  return "unknown";
-}
+std::string_view ToString(RunType type) { return EnumName(kRunTypeNames, type); }
 
 std::optional<RunType> ParseRunType(std::string_view name) {
-  for (const auto& [value, value_name] : kRunTypeNames) {
-    if (value_name == name) return value;
-  }
-  return std::nullopt;
+  return EnumValue<RunType>(kRunTypeNames, name);
 }
 
 bool TaskInstanceKey::operator<(const TaskInstanceKey& other) const {

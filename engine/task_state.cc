@@ -1,5 +1,7 @@
 #include "engine/task_state.h"
 
+#include "common/enum_names.h"
+
 #include <array>
 #include <utility>
 
@@ -25,29 +27,12 @@ constexpr std::array<std::pair<RunState, std::string_view>, 4> kRunStateNames{{
     {RunState::kFailed, "failed"},
 }};
 
-template <typename Enum, size_t N>
-std::string_view NameOf(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
-  for (const auto& [state, name] : names) {
-    if (state == value) return name;
-  }
-  return "unknown";
-}
-
-template <typename Enum, size_t N>
-std::optional<Enum> ValueOf(const std::array<std::pair<Enum, std::string_view>, N>& names,
-                            std::string_view wanted) {
-  for (const auto& [state, name] : names) {
-    if (name == wanted) return state;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
-std::string_view ToString(TaskState state) { return NameOf(kTaskStateNames, state); }
-std::string_view ToString(RunState state) { return NameOf(kRunStateNames, state); }
-std::optional<TaskState> ParseTaskState(std::string_view name) { return ValueOf(kTaskStateNames, name); }
-std::optional<RunState> ParseRunState(std::string_view name) { return ValueOf(kRunStateNames, name); }
+std::string_view ToString(TaskState state) { return EnumName(kTaskStateNames, state); }
+std::string_view ToString(RunState state) { return EnumName(kRunStateNames, state); }
+std::optional<TaskState> ParseTaskState(std::string_view name) { return EnumValue<TaskState>(kTaskStateNames, name); }
+std::optional<RunState> ParseRunState(std::string_view name) { return EnumValue<RunState>(kRunStateNames, name); }
 
 bool IsFinished(TaskState state) {
   return state == TaskState::kSuccess || state == TaskState::kFailed ||

@@ -1,5 +1,7 @@
 #include "engine/trigger_rule.h"
 
+#include "common/enum_names.h"
+
 #include <array>
 #include <utility>
 
@@ -19,18 +21,10 @@ constexpr std::array<std::pair<TriggerRule, std::string_view>, 8> kRuleNames{{
 
 }  // namespace
 
-std::string_view ToString(TriggerRule rule) {
-  for (const auto& [value, name] : kRuleNames) {
-    if (value == rule) return name;
-  }
-  return "unknown";
-}
+std::string_view ToString(TriggerRule rule) { return EnumName(kRuleNames, rule); }
 
 std::optional<TriggerRule> ParseTriggerRule(std::string_view name) {
-  for (const auto& [value, rule_name] : kRuleNames) {
-    if (rule_name == name) return value;
-  }
-  return std::nullopt;
+  return EnumValue<TriggerRule>(kRuleNames, name);
 }
 
 void UpstreamTally::Add(TaskState finished_state) {

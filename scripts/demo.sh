@@ -38,5 +38,5 @@ echo "== runs"
     echo "== task states of $dag_id $run_id"
     "$baton" tasks states "$dag_id" "$run_id"
   done
-echo "== the log of example_hello's greet task"
-"$baton" tasks log example_hello "$("$baton" runs list --dag example_hello --json | grep -o '"run_id":"[^"]*"' | head -1 | cut -d'"' -f4)" greet || true
+echo "== the log of example_hello's show_environment task"
+"$baton" tasks log example_hello "$("$baton" runs list --dag example_hello --json | grep -o '"run_id":"[^"]*"' | head -1 | cut -d'"' -f4)" show_environment || true

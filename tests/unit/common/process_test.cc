@@ -2,6 +2,7 @@
 // process groups, death with the parent, and finding leftovers through /proc.
 #include "common/process.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -16,12 +17,12 @@
 #include <string>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 namespace baton {
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(10);
+// Set in every process a test spawns, so TearDown can find and end them.
+constexpr char kTestMarkerName[] = "BATON_PROCESS_TEST_RUN";
 
 // Polls `condition` until it holds or the deadline passes.
 bool Eventually(const std::function<bool()>& condition) {
@@ -93,8 +94,10 @@ class ProcessTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    // Only processes carrying this test's marker: a group whose leader was
+    // reaped may have been given to somebody else's process since.
     for (pid_t group : groups_) {
-      SignalProcessGroup(group, SIGKILL);
+      for (pid_t pid : FindProcessesWithMarker(group, TestMarker())) kill(pid, SIGKILL);
       // Reaped here, so no later test finds it among its exited children.
       WaitForExit(group);
     }
@@ -104,6 +107,7 @@ class ProcessTest : public ::testing::Test {
 
   // Spawns and remembers the group, so a failing test leaves nothing running.
   pid_t Spawn(SpawnRequest request) {
+    request.env[kTestMarkerName] = folder_.string();
     Result<pid_t> pid = SpawnProcessGroup(request);
     EXPECT_TRUE(pid.ok()) << pid.status().message();
     if (!pid.ok()) return -1;
@@ -119,6 +123,7 @@ class ProcessTest : public ::testing::Test {
   }
 
   std::string Log() const { return (folder_ / "task.log").string(); }
+  std::string TestMarker() const { return std::string(kTestMarkerName) + "=" + folder_.string(); }
 
   std::filesystem::path folder_;
   std::vector<pid_t> groups_;
@@ -335,6 +340,7 @@ TEST_F(ProcessTest, DiesWithItsParent) {
     close(pipe_fds[0]);
     SpawnRequest request;
     request.command = "exec sleep 300";
+    request.env[kTestMarkerName] = folder_.string();
     Result<pid_t> pid = SpawnProcessGroup(request);
     pid_t value = pid.ok() ? *pid : -1;
     ssize_t written = write(pipe_fds[1], &value, sizeof(value));

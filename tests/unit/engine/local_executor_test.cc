@@ -3,6 +3,7 @@
 // shutdown with and without grace, refused launches, and the try marker.
 #include "engine/local_executor.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -15,8 +16,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "common/process.h"
 
@@ -70,6 +69,13 @@ class LocalExecutorTest : public ::testing::Test {
 
   void TearDown() override {
     executor_.reset();
+    // A failed test may leave a try's background children behind; the marker
+    // names exactly those.
+    for (const Started& start : started_) {
+      for (pid_t pid : FindProcessesWithMarker(start.pid, TryMarker(start.key, start.try_number))) {
+        kill(pid, SIGKILL);
+      }
+    }
     std::error_code ignored;
     std::filesystem::remove_all(folder_, ignored);
   }
@@ -166,9 +172,10 @@ TEST_F(LocalExecutorTest, ReportsSuccessAndFailureOnceEach) {
 TEST_F(LocalExecutorTest, ReportsHundredConcurrentTriesExactlyOnce) {
   constexpr int kTries = 100;
   for (int i = 0; i < kTries; ++i) {
-    ASSERT_TRUE(executor_->Launch(MakeLaunch("task" + std::to_string(i), i + 1,
-                                             "exit " + std::to_string(i % 7)))
-                    .ok());
+    ASSERT_TRUE(
+        executor_
+            ->Launch(MakeLaunch("task" + std::to_string(i), i + 1, "exit " + std::to_string(i % 7)))
+            .ok());
   }
   // Nothing is reaped before the loop runs.
   EXPECT_EQ(executor_->RunningCount(), static_cast<size_t>(kTries));
@@ -266,8 +273,7 @@ TEST_F(LocalExecutorTest, BadFolderFailsLaunch) {
   EXPECT_NE(status.message().find("cannot chdir to '/nope': No such file or directory"),
             std::string::npos)
       << status.message();
-  EXPECT_NE(status.message().find("dag/run/nowhere try 1"), std::string::npos)
-      << status.message();
+  EXPECT_NE(status.message().find("dag/run/nowhere try 1"), std::string::npos) << status.message();
   EXPECT_EQ(executor_->RunningCount(), 0u);
   EXPECT_EQ(ShutDownAndDrain(Duration(0)), 1);
   EXPECT_TRUE(started_.empty());

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "engine/dag_bag.h"
 #include "engine/dag_file.h"
 #include "engine/run_planner.h"
 #include "engine/store.h"
@@ -67,7 +68,7 @@ class SchedulerTest : public ::testing::Test {
     for (const std::string& text : dag_texts) {
       auto dag = ParseDagText(text, "test.toml", context);
       ASSERT_TRUE(dag.ok()) << dag.status().message();
-      ASSERT_TRUE(store_->SyncDag({dag->dag_id, "test.toml", dag->schedule.spec()}, false).ok());
+      ASSERT_TRUE(store_->SyncDag(DagRecordOf(*dag, clock_.Now()), false).ok());
       const std::string dag_id = dag->dag_id;
       dags[dag_id] = std::make_shared<const Dag>(std::move(dag).value());
     }
@@ -110,7 +111,8 @@ class SchedulerTest : public ::testing::Test {
 
   std::map<std::string, std::string> States(const std::string& dag_id, const std::string& run_id) {
     std::map<std::string, std::string> states;
-    for (const TaskInstance& instance : store_->ListTaskInstances(dag_id, run_id).value()) {
+    std::vector<TaskInstance> instances = store_->ListTaskInstances(dag_id, run_id).value();
+    for (const TaskInstance& instance : instances) {
       states[instance.key.task_id] = std::string(ToString(instance.state));
     }
     return states;
@@ -182,7 +184,9 @@ TEST_F(SchedulerTest, FailureMarksDownstreamUpstreamFailedAndFailsTheRun) {
   EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
   auto instances = store_->ListTaskInstances("chain", "run1").value();
   for (const auto& instance : instances) {
-    if (instance.key.task_id == "a") EXPECT_EQ(instance.exit_code, 3);
+    if (instance.key.task_id == "a") {
+      EXPECT_EQ(instance.exit_code, 3);
+    }
   }
 }
 
