@@ -119,58 +119,42 @@ def build_spawn_loop(work_dir):
     return binary
 
 
-def measure_spawn_ceiling(binary, count, parallelism, reps):
-    """Median over reps of each mode; child CPU per spawn is what one trivial
-    task costs by itself, whatever starts it."""
-    results = {}
-    for mode in ("spawn", "fork"):
-        samples = []
-        for _ in range(reps):
-            out = subprocess.run([binary, "--mode", mode, "-n", str(count), "-j", str(parallelism)],
-                                 check=True, capture_output=True, text=True).stdout
-            samples.append(json.loads(out))
-        results[mode] = {
-            "per_second": median([s["per_second"] for s in samples]),
-            "samples_per_second": [s["per_second"] for s in samples],
-            "child_cpu_per_spawn": median([s["children_cpu_seconds"] / s["spawns"] for s in samples]),
-            "self_cpu_per_spawn": median([s["self_cpu_seconds"] / s["spawns"] for s in samples]),
-        }
-    results["ceiling"] = max(results["spawn"]["per_second"], results["fork"]["per_second"])
-    results["child_cpu_per_spawn"] = median([results[m]["child_cpu_per_spawn"] for m in ("spawn", "fork")])
-    return results
+def measure_spawn_loop(binary, mode, count, parallelism):
+    """One pass of the bare loop; the children's CPU is what the tasks cost by themselves."""
+    out = subprocess.run([binary, "--mode", mode, "-n", str(count), "-j", str(parallelism)],
+                         check=True, capture_output=True, text=True).stdout
+    sample = json.loads(out)
+    return {
+        "wall": sample["seconds"],
+        "per_second": sample["per_second"],
+        "cpu_own": sample["self_cpu_seconds"],
+        "cpu_total": sample["self_cpu_seconds"] + sample["children_cpu_seconds"],
+        "child_cpu_per_spawn": sample["children_cpu_seconds"] / sample["spawns"],
+    }
 
 
 # ---------------------------------------------------------------- ninja and make
 
 
-def measure_peer(name, tasks, parallelism, reps, work_dir):
-    """Runs the graph with ninja or make reps times in a fresh folder each time."""
-    samples = []
-    for rep in range(reps):
-        folder = os.path.join(work_dir, f"{name}-{rep}")
-        os.makedirs(folder)
-        if name == "ninja":
-            gen_dag.write(os.path.join(folder, "build.ninja"), gen_dag.build_ninja(tasks))
-            argv = ["ninja", "-C", folder, "-j", str(parallelism)]
-        else:
-            gen_dag.write(os.path.join(folder, "Makefile"), gen_dag.makefile(tasks))
-            # -r: no built-in implicit rules, as for any generated Makefile.
-            argv = ["make", "-r", "-s", "--no-print-directory", "-C", folder, "-j", str(parallelism)]
-        out_path = os.path.join(folder, "out.txt")
-        wall, code, own_cpu, total_cpu = run_measured(argv, out_path)
-        with open(out_path, encoding="utf-8", errors="replace") as out:
-            output = out.read()
-        if code != 0:
-            raise BenchError(f"{' '.join(argv)} exited {code}:\n{output[-2000:]}")
-        if name == "ninja" and f"[{len(tasks)}/{len(tasks)}]" not in output:
-            raise BenchError(f"ninja did not run all {len(tasks)} edges:\n{output[-2000:]}")
-        samples.append({"wall": wall, "cpu_own": own_cpu, "cpu_total": total_cpu})
-    return {
-        "wall": median([s["wall"] for s in samples]),
-        "samples_wall": [s["wall"] for s in samples],
-        "cpu_own": median([s["cpu_own"] for s in samples]),
-        "cpu_total": median([s["cpu_total"] for s in samples]),
-    }
+def measure_peer(name, tasks, parallelism, folder):
+    """One run of the graph by ninja or make, in a fresh folder."""
+    os.makedirs(folder)
+    if name == "ninja":
+        gen_dag.write(os.path.join(folder, "build.ninja"), gen_dag.build_ninja(tasks))
+        argv = ["ninja", "-C", folder, "-j", str(parallelism)]
+    else:
+        gen_dag.write(os.path.join(folder, "Makefile"), gen_dag.makefile(tasks))
+        # -r: no built-in implicit rules, as for any generated Makefile.
+        argv = ["make", "-r", "-s", "--no-print-directory", "-C", folder, "-j", str(parallelism)]
+    out_path = os.path.join(folder, "out.txt")
+    wall, code, own_cpu, total_cpu = run_measured(argv, out_path)
+    with open(out_path, encoding="utf-8", errors="replace") as out:
+        output = out.read()
+    if code != 0:
+        raise BenchError(f"{' '.join(argv)} exited {code}:\n{output[-2000:]}")
+    if name == "ninja" and f"[{len(tasks)}/{len(tasks)}]" not in output:
+        raise BenchError(f"ninja did not run all {len(tasks)} edges:\n{output[-2000:]}")
+    return {"wall": wall, "cpu_own": own_cpu, "cpu_total": total_cpu}
 
 
 # ---------------------------------------------------------------- baton
@@ -243,7 +227,11 @@ class Baton:
             return "(no log)"
 
     def stop_scheduler(self, wait_seconds=60):
-        if self.scheduler is None or self.scheduler.poll() is not None:
+        if self.scheduler is None:
+            return
+        if self.scheduler.poll() is not None:
+            self.stop_note = f"had already exited, status {self.scheduler.returncode}"
+            self.scheduler_log_file.close()
             return
         started = time.monotonic()
         self.scheduler.send_signal(signal.SIGTERM)
@@ -357,56 +345,100 @@ def chain_breakdown(result, chain_ids):
     }
 
 
-def measure_baton(args, work_dir, layered_tasks, chain_tasks, report):
-    """Everything Baton: one fresh home, one warm scheduler, layered runs then chain runs.
-    Results and errors go into `report` as they come, so a failure keeps what was measured."""
+def start_baton(args, work_dir, report):
+    """A fresh home and a warm scheduler: it has read every DAG file and run one
+    task before anything is measured. Returns the Baton (the caller stops it)."""
     baton = Baton(args.baton, os.path.join(work_dir, "baton-home"), args.parallelism, args.loop_interval)
-    report["baton_errors"] = []
     try:
         baton.cli("db", "init")
         dags = os.path.join(baton.home, "dags")
         os.makedirs(dags, exist_ok=True)
-        for dag_id, tasks in (("bench_warmup", [("only", [])]), ("bench_layered", layered_tasks),
-                              ("bench_chain", chain_tasks)):
+        for dag_id, tasks in (("bench_warmup", [("only", [])]), ("bench_layered", args.layered_tasks),
+                              ("bench_chain", args.chain_tasks)):
             gen_dag.write(os.path.join(dags, f"{dag_id}.toml"),
                           gen_dag.dag_toml(dag_id, tasks, max_active_tasks=args.parallelism))
         baton.start_scheduler()
-        # Warm: the scheduler has read every DAG file and run one task before we measure.
         baton.run_once("bench_warmup", args.run_timeout, args.poll_interval)
-
-        layered = []
-        try:
-            for rep in range(args.layered_reps):
-                log(f"baton: layered run {rep + 1}/{args.layered_reps}")
-                result = baton.run_once("bench_layered", args.run_timeout, args.poll_interval)
-                if len(result["tasks"]) != len(layered_tasks):
-                    raise BenchError(f"layered run has {len(result['tasks'])} task instances, "
-                                     f"expected {len(layered_tasks)}")
-                result.pop("tasks")
-                layered.append(result)
-        except BenchError as error:
-            report["baton_errors"].append(f"layered DAG: {error}")
-        report["baton_layered"] = layered
-
-        chain_ids = [t for t, _ in chain_tasks]
-        chain = []
-        try:
-            for rep in range(args.chain_reps):
-                log(f"baton: chain run {rep + 1}/{args.chain_reps}")
-                result = baton.run_once("bench_chain", args.run_timeout, args.poll_interval)
-                result.update(chain_breakdown(result, chain_ids))
-                result.pop("tasks")
-                chain.append(result)
-        except BenchError as error:
-            report["baton_errors"].append(f"chain: {error}")
-        report["baton_chain"] = chain
-    except BenchError as error:
-        report["baton_errors"].append(str(error))
-    finally:
-        baton.stop_scheduler()
+    except BaseException:
+        baton.stop_scheduler()  # the caller never sees this Baton: stop it here
         report["baton_stop"] = baton.stop_note
-        if args.keep:
-            log(f"kept {baton.home} (scheduler log: {baton.scheduler_log})")
+        raise
+    return baton
+
+
+def baton_layered_run(baton, args):
+    result = baton.run_once("bench_layered", args.run_timeout, args.poll_interval)
+    if len(result["tasks"]) != len(args.layered_tasks):
+        raise BenchError(f"layered run has {len(result['tasks'])} task instances, "
+                         f"expected {len(args.layered_tasks)}")
+    return {
+        "run_id": result["run_id"],
+        "wall": result["duration"],
+        "wall_trigger": result["wall"],
+        "cpu_own": result["scheduler_cpu"],
+        "cpu_total": result["scheduler_cpu"] + result["scheduler_children_cpu"],
+    }
+
+
+def baton_chain_run(baton, args):
+    result = baton.run_once("bench_chain", args.run_timeout, args.poll_interval)
+    result.update(chain_breakdown(result, [t for t, _ in args.chain_tasks]))
+    result.pop("tasks")
+    return result
+
+
+def run_rounds(args, work_dir, spawn_loop, report):
+    """Every runner once per round, the order rotated each round, so that a
+    neighbour's load on a shared machine falls on all of them alike. Results go
+    into `report` as they come. A failed Baton run is recorded and ends Baton's
+    part of that workload (the chain is still tried after a failed layered
+    run); the other runners carry on."""
+    layered = report["layered"] = {name: [] for name in ("spawn", "fork", "ninja", "make", "baton")}
+    chain = report["chain"] = {name: [] for name in ("ninja", "make", "baton")}
+    errors = report["baton_errors"] = []
+    baton = None
+    try:
+        if not args.skip_baton:
+            try:
+                baton = start_baton(args, work_dir, report)
+            except BenchError as error:
+                errors.append(f"setup: {error}")
+        baton_layered = baton is not None
+        n = len(args.layered_tasks)
+        for round_index in range(args.rounds):
+            runners = ["spawn", "fork", "ninja", "make", "baton"]
+            shift = round_index % len(runners)
+            for name in runners[shift:] + runners[:shift]:
+                if name in ("spawn", "fork"):
+                    layered[name].append(measure_spawn_loop(spawn_loop, name, n, args.parallelism))
+                elif name in ("ninja", "make"):
+                    folder = os.path.join(work_dir, f"layered-{name}-{round_index}")
+                    layered[name].append(measure_peer(name, args.layered_tasks, args.parallelism, folder))
+                elif baton_layered:
+                    log(f"baton: layered run, round {round_index + 1}/{args.rounds}")
+                    try:
+                        layered["baton"].append(baton_layered_run(baton, args))
+                    except BenchError as error:
+                        errors.append(f"layered DAG: {error}")
+                        baton_layered = False
+        baton_chain = baton is not None
+        for rep in range(args.chain_reps):
+            for name in ("ninja", "make"):
+                folder = os.path.join(work_dir, f"chain-{name}-{rep}")
+                chain[name].append(measure_peer(name, args.chain_tasks, args.parallelism, folder))
+            if baton_chain:
+                log(f"baton: chain run {rep + 1}/{args.chain_reps}")
+                try:
+                    chain["baton"].append(baton_chain_run(baton, args))
+                except BenchError as error:
+                    errors.append(f"chain: {error}")
+                    baton_chain = False
+    finally:
+        if baton is not None:
+            baton.stop_scheduler()
+            report["baton_stop"] = baton.stop_note
+            if args.keep:
+                log(f"kept {baton.home} (scheduler log: {baton.scheduler_log})")
 
 
 # ---------------------------------------------------------------- report

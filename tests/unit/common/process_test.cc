@@ -44,6 +44,14 @@ bool IsRunning(pid_t pid) {
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
+// The executable's name, as the kernel knows it (it changes at exec).
+std::string CommandName(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
 struct Exit {
   int exit_code = -1;
   int signal = 0;
@@ -316,13 +324,13 @@ TEST_F(ProcessTest, FindsLeftoversByMarkerAfterTheLeaderExited) {
   pid_t marked = 0, unmarked = 0, other_marker = 0;
   lines >> marked >> unmarked >> other_marker;
   ASSERT_GT(other_marker, 0);
-  // `env` runs before it execs sleep; wait until each environment is final.
-  ASSERT_TRUE(Eventually([&] {
-    return FindProcessesWithMarker(pid, "BATON_TRY_MARKER=dag/run/task/10") ==
-           std::vector<pid_t>{other_marker};
-  }));
+  // `env` changes the environment when it execs sleep; wait until both have.
+  ASSERT_TRUE(Eventually(
+      [&] { return CommandName(unmarked) == "sleep" && CommandName(other_marker) == "sleep"; }));
 
   EXPECT_EQ(FindProcessesWithMarker(pid, marker), std::vector<pid_t>{marked});
+  EXPECT_EQ(FindProcessesWithMarker(pid, "BATON_TRY_MARKER=dag/run/task/10"),
+            std::vector<pid_t>{other_marker});
   EXPECT_TRUE(FindProcessesWithMarker(pid, "BATON_TRY_MARKER=dag/run/task/2").empty());
   EXPECT_TRUE(FindProcessesWithMarker(getpgid(0), marker).empty());
   ASSERT_TRUE(IsRunning(unmarked));
