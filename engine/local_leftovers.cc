@@ -1,3 +1,4 @@
+// Killing what a dead local executor left of its tries (see local_leftovers.h).
 #include "engine/local_leftovers.h"
 
 #include <signal.h>
