@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_dag  # noqa: E402  (next to this file)
 
@@ -453,89 +454,88 @@ def verdict(ok):
 
 
 def print_report(report, args):
-    n_layered = args.width * args.depth
+    n = len(args.layered_tasks)
     P = args.parallelism
-    ceiling = report["spawn"]["ceiling"]
-    child_cpu = report["spawn"]["child_cpu_per_spawn"]
+    layered = report.get("layered", {})
+    chain = report.get("chain", {})
     print()
     print(f"Baton local benchmark, {report['date']}")
     print(f"host: {os.cpu_count()} CPUs; load average at start {report['load_start']}, at end {report['load_end']}")
-    print(f"P = {P}; layered DAG {args.width} x {args.depth} = {n_layered} tasks; chain of {args.chain_length}; "
-          f"baton loop_interval {args.loop_interval}; baton {args.baton}")
-    print()
-    spawn = report["spawn"]
-    print(f"1. Spawn ceiling: bare loop of `/bin/sh -c true`, {args.spawn_count} spawns, {P} at once "
-          f"(median of {args.spawn_reps})")
-    print(f"   posix_spawn  {spawn['spawn']['per_second']:8.1f} spawns/s  "
-          f"(one spawn every {1000 / spawn['spawn']['per_second']:.2f} ms)")
-    print(f"   fork+exec    {spawn['fork']['per_second']:8.1f} spawns/s")
-    print(f"   ceiling      {ceiling:8.1f} spawns/s (the faster); one `sh -c true` costs "
-          f"{child_cpu * 1000:.2f} ms CPU by itself")
+    print(f"P = {P}; layered DAG {args.width} x {args.depth} = {n} tasks; chain of {args.chain_length}; "
+          f"{args.rounds} rounds (median shown); baton loop_interval {args.loop_interval}")
     print()
 
-    print(f"2. Layered DAG, {n_layered} tasks, P = {P} (median of {args.layered_reps} runs each)")
-    header = (f"   {'runner':<28}{'wall s':>8}{'tasks/s':>9}{'/ceiling':>10}{'/ninja':>8}"
-              f"{'orch CPU ms/task':>18}{'total CPU ms/task':>19}")
-    print(header)
-    ninja_wall = report.get("ninja", {}).get("wall")
-    rows = []
-    layered = report.get("baton_layered") or []
-    if layered:
-        duration = median([r["duration"] for r in layered])
-        wall = median([r["wall"] for r in layered])
-        own = median([r["scheduler_cpu"] for r in layered])
-        total = median([r["scheduler_cpu"] + r["scheduler_children_cpu"] for r in layered])
-        rows.append(("baton (run start->end)", duration, own, total))
-        rows.append(("baton (trigger->seen done)", wall, None, None))
-    else:
-        rows.append(("baton", None, None, None))
-    # The bare loop as a row of its own: the floor for every column.
-    best = max(("spawn", "fork"), key=lambda mode: spawn[mode]["per_second"])
-    rows.append((f"bare spawn loop ({best})", n_layered / spawn[best]["per_second"],
-                 spawn[best]["self_cpu_per_spawn"] * n_layered,
-                 (spawn[best]["self_cpu_per_spawn"] + spawn[best]["child_cpu_per_spawn"]) * n_layered))
-    for name in ("ninja", "make"):
-        peer = report.get(name)
-        if peer:
-            rows.append((f"{name} -j {P}", peer["wall"], peer["cpu_own"], peer["cpu_total"]))
-    for name, wall, own, total in rows:
-        rate = n_layered / wall if wall else None
-        print(f"   {name:<28}{fmt(wall, '8.2f'):>8}{fmt(rate, '9.1f'):>9}"
-              f"{fmt(rate / ceiling if rate else None, '10.2f'):>10}"
-              f"{fmt(wall / ninja_wall if wall and ninja_wall else None, '8.2f'):>8}"
-              f"{fmt(own * 1000 / n_layered if own is not None else None, '18.2f'):>18}"
-              f"{fmt(total * 1000 / n_layered if total is not None else None, '19.2f'):>19}")
-    if layered and ninja_wall:
-        ratio = median([r["duration"] for r in layered]) / ninja_wall
+    rates = {mode: median([s["per_second"] for s in layered.get(mode, [])]) for mode in ("spawn", "fork")}
+    ceiling = max((r for r in rates.values() if r), default=None)
+    child_cpu = median([s["child_cpu_per_spawn"] for mode in ("spawn", "fork") for s in layered.get(mode, [])])
+    print(f"1. Spawn ceiling: bare loop of `/bin/sh -c true`, {n} spawns, {P} at once")
+    for mode, label in (("spawn", "posix_spawn"), ("fork", "fork+exec")):
+        if rates[mode]:
+            print(f"   {label:<12}{rates[mode]:8.1f} spawns/s  (one every {1000 / rates[mode]:.2f} ms; "
+                  f"rounds: {', '.join(format(s['per_second'], '.0f') for s in layered[mode])})")
+    if ceiling:
+        print(f"   ceiling     {ceiling:8.1f} spawns/s (the faster); one `sh -c true` costs "
+              f"{child_cpu * 1000:.2f} ms CPU by itself")
+    print()
+
+    print(f"2. Layered DAG, {n} tasks, P = {P}")
+    print(f"   {'runner':<31}{'wall s':>8}{'min-max':>13}{'tasks/s':>9}{'/ceiling':>10}{'/ninja':>8}"
+          f"{'orch CPU':>10}{'total CPU':>11}   (CPU in ms/task)")
+    ninja_wall = median([s["wall"] for s in layered.get("ninja", [])])
+    rows = [
+        ("baton (run start->end)", "baton", "wall", True),
+        ("baton (trigger->seen done)", "baton", "wall_trigger", False),
+        ("bare spawn loop (posix_spawn)", "spawn", "wall", True),
+        ("bare spawn loop (fork+exec)", "fork", "wall", True),
+        (f"ninja -j {P}", "ninja", "wall", True),
+        (f"make -j {P}", "make", "wall", True),
+    ]
+    for label, name, key, with_cpu in rows:
+        samples = layered.get(name, [])
+        if not samples:
+            print(f"   {label:<31}{'—':>8}   (not measured)")
+            continue
+        walls = [s[key] for s in samples]
+        wall = median(walls)
+        rate = n / wall
+        own = median([s["cpu_own"] for s in samples]) if with_cpu else None
+        total = median([s["cpu_total"] for s in samples]) if with_cpu else None
+        spread = f"{min(walls):.2f}-{max(walls):.2f}"
+        print(f"   {label:<31}{wall:8.2f}{spread:>13}{rate:9.1f}"
+              f"{fmt(rate / ceiling if ceiling else None, '10.2f'):>10}"
+              f"{fmt(wall / ninja_wall if ninja_wall else None, '8.2f'):>8}"
+              f"{fmt(own * 1000 / n if own is not None else None, '10.2f'):>10}"
+              f"{fmt(total * 1000 / n if total is not None else None, '11.2f'):>11}")
+    baton_wall = median([s["wall"] for s in layered.get("baton", [])])
+    if baton_wall and ninja_wall:
+        ratio = baton_wall / ninja_wall
         print(f"   target: baton within 1.5x of ninja's wall time: {ratio:.2f}x  {verdict(ratio <= 1.5)}")
-    if "make" in report and ninja_wall:
-        print(f"   make / ninja wall: {report['make']['wall'] / ninja_wall:.2f}x")
-    print("   (orch CPU: the scheduler's, ninja's or make's own utime+stime from /proc/PID/stat, "
-          "without its children; total: with the tasks it reaped)")
+    print("   orch CPU: the scheduler's, ninja's, make's or the loop's own utime+stime (/proc/PID/stat),")
+    print("   without its children; total CPU: with the tasks it reaped.")
     print()
 
-    chain = report.get("baton_chain") or []
     print(f"3. Chain of {args.chain_length} tasks, end to end (median of {args.chain_reps} runs)")
-    if chain:
-        durations = [r["duration"] for r in chain]
+    baton_chain = chain.get("baton", [])
+    if baton_chain:
+        durations = [r["duration"] for r in baton_chain]
         d = median(durations)
-        print(f"   baton run start->end   {d:.3f} s   (runs: {', '.join(f'{x:.3f}' for x in durations)})"
-              f"   target < 1 s: {verdict(d < 1.0)}")
-        print(f"   baton trigger->seen done {median([r['wall'] for r in chain]):.3f} s")
-        print(f"   where it goes (medians): run start -> first task start "
-              f"{median([r['first_start_delay'] for r in chain]) * 1000:.1f} ms; task run "
-              f"{median([x for r in chain for x in r['task_durations']]) * 1000:.1f} ms each; "
-              f"last task end -> run end {median([r['last_end_to_run_end'] for r in chain]) * 1000:.1f} ms")
+        print(f"   baton run start->end      {d:.3f} s  (runs: {', '.join(f'{x:.3f}' for x in durations)})"
+              f"  target < 1 s: {verdict(d < 1.0)}")
+        print(f"   baton trigger->seen done  {median([r['wall'] for r in baton_chain]):.3f} s")
+        print(f"   where baton's time goes (medians): run start -> first task start "
+              f"{median([r['first_start_delay'] for r in baton_chain]) * 1000:.1f} ms; each task "
+              f"{median([x for r in baton_chain for x in r['task_durations']]) * 1000:.1f} ms; "
+              f"last task end -> run end {median([r['last_end_to_run_end'] for r in baton_chain]) * 1000:.1f} ms")
     else:
-        print("   baton: no completed run (see errors)")
+        print("   baton: no completed run (see errors below)")
     for name in ("ninja", "make"):
-        if f"{name}_chain" in report:
-            print(f"   {name} same chain       {report[f'{name}_chain']['wall']:.3f} s")
+        if chain.get(name):
+            print(f"   {name + ' -j ' + str(P):<25} {median([s['wall'] for s in chain[name]]):.3f} s")
     print("   published, same shape, context only: Airflow 2.7.3 about 116 s, Hatchet about 1.2 s")
     print()
 
     print("4. Scheduling latency on the chain: upstream end_date -> downstream start_date")
-    gaps = [g for r in chain for g in r["gaps"]]
+    gaps = [g for r in baton_chain for g in r["gaps"]]
     if gaps:
         p50, p99 = percentile(gaps, 0.50), percentile(gaps, 0.99)
         print(f"   {len(gaps)} samples: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
@@ -560,9 +560,8 @@ def main():
     parser.add_argument("--width", type=int, default=50)
     parser.add_argument("--depth", type=int, default=40)
     parser.add_argument("--chain-length", type=int, default=40)
-    parser.add_argument("--spawn-count", type=int, default=None, help="default: the layered DAG's size")
-    parser.add_argument("--spawn-reps", type=int, default=3)
-    parser.add_argument("--layered-reps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="layered DAG: runs of each runner, interleaved (default 3)")
     parser.add_argument("--chain-reps", type=int, default=5)
     parser.add_argument("--loop-interval", default="100ms", help="baton's scheduler.loop_interval")
     parser.add_argument("--poll-interval", type=float, default=0.1, help="seconds between `runs list` polls")
@@ -571,11 +570,12 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--json", help="also write every measurement to this file")
     args = parser.parse_args()
-    if args.spawn_count is None:
-        args.spawn_count = args.width * args.depth
     args.baton = os.path.abspath(args.baton)
     if not args.skip_baton and not os.access(args.baton, os.X_OK):
         log(f"no baton binary at {args.baton}; build it with:\n  {BUILD_HINT}")
+        return 2
+    if min(args.parallelism, args.width, args.depth, args.chain_length, args.rounds, args.chain_reps) < 1:
+        log("-j, sizes, --rounds and --chain-reps must be positive")
         return 2
 
     # SIGTERM to the benchmark unwinds through the finally blocks, which stop the scheduler.
@@ -584,22 +584,16 @@ def main():
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "parallelism": args.parallelism,
     }
-    layered_tasks = gen_dag.layered_graph(args.width, args.depth)
-    chain_tasks = gen_dag.chain_graph(args.chain_length)
+    args.layered_tasks = gen_dag.layered_graph(args.width, args.depth)
+    args.chain_tasks = gen_dag.chain_graph(args.chain_length)
     work_dir = tempfile.mkdtemp(prefix="baton-bench-")
     try:
-        log("spawn ceiling")
         spawn_loop = build_spawn_loop(work_dir)
-        report["spawn"] = measure_spawn_ceiling(spawn_loop, args.spawn_count, args.parallelism, args.spawn_reps)
-        for name in ("ninja", "make"):
-            log(f"{name}: layered and chain")
-            report[name] = measure_peer(name, layered_tasks, args.parallelism, args.layered_reps, work_dir)
-            report[f"{name}_chain"] = measure_peer(f"{name}", chain_tasks, args.parallelism, args.chain_reps,
-                                                   os.path.join(work_dir, "chain"))
-        if not args.skip_baton:
-            measure_baton(args, work_dir, layered_tasks, chain_tasks, report)
+        run_rounds(args, work_dir, spawn_loop, report)
+    except (KeyboardInterrupt, SystemExit):
+        log(f"interrupted; baton scheduler: {report.get('baton_stop') or 'not started'}")
+        raise
     finally:
         report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         if args.keep:
@@ -608,8 +602,9 @@ def main():
             shutil.rmtree(work_dir, ignore_errors=True)
     print_report(report, args)
     if args.json:
+        settings = {k: v for k, v in vars(args).items() if k not in ("layered_tasks", "chain_tasks")}
         with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"args": vars(args), **report}, out, indent=2)
+            json.dump({"settings": settings, **report}, out, indent=2)
     return 1 if report.get("baton_errors") else 0
 
 

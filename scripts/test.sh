@@ -12,7 +12,7 @@ scripts/build.sh -DBATON_WERROR=ON -DBATON_BUILD_TESTS=ON
 if [[ "${BATON_SKIP_SANITIZERS:-0}" != 1 ]]; then
   cmake -S . -B build-sanitize -G Ninja -DBATON_WERROR=ON -DBATON_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-sanitize -j "${BATON_BUILD_JOBS:-2}"
+  cmake --build build-sanitize -j "${BATON_BUILD_JOBS:-2}" --target unit_tests
   (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --output-on-failure -j 2 --timeout 900 -L unit)
 fi
