@@ -510,6 +510,11 @@ def print_report(report, args):
     if baton_wall and ninja_wall:
         ratio = baton_wall / ninja_wall
         print(f"   target: baton within 1.5x of ninja's wall time: {ratio:.2f}x  {verdict(ratio <= 1.5)}")
+        # Round by round, baton and ninja ran minutes apart at most: their ratio is
+        # steadier than the ratio of medians when a neighbour's load comes and goes.
+        paired = [b["wall"] / k["wall"] for b, k in zip(layered["baton"], layered["ninja"])]
+        print(f"   baton / ninja round by round: {', '.join(f'{x:.2f}' for x in paired)} "
+              f"(median {median(paired):.2f})")
     print("   orch CPU: the scheduler's, ninja's, make's or the loop's own utime+stime (/proc/PID/stat),")
     print("   without its children; total CPU: with the tasks it reaped.")
     print()

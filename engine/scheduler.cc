@@ -327,9 +327,12 @@ Status Scheduler::Flush() {
     Dispatch();
     BATON_RETURN_IF_ERROR(Persist());
     // Launch failures come back as outcomes; finish them in the same flush.
-    if (started_.empty() && finished_.empty()) break;
+    if (!started_.empty() || !finished_.empty()) continue;
+    // A finished run may let a queued one start; dispatch its first tasks now
+    // rather than at the next tick.
+    BATON_RETURN_IF_ERROR(FinishCompletedRuns());
+    if (batch_.empty()) return Status::Ok();
   }
-  return FinishCompletedRuns();
 }
 
 Status Scheduler::CreateDueRuns(TimePoint now) {

@@ -321,6 +321,8 @@ command = "true"
   Complete("only", 0);
   EXPECT_EQ(StateOfRun("one_at_a_time", "first"), RunState::kSuccess);
   EXPECT_EQ(StateOfRun("one_at_a_time", "second"), RunState::kRunning);
+  ASSERT_EQ(executor_.launched.size(), 1u) << "the next run's first task starts at once, not a tick later";
+  EXPECT_EQ(executor_.launched[0].key.run_id, "second");
 }
 
 TEST_F(SchedulerTest, PausedDagStartsNothing) {
