@@ -6,8 +6,10 @@
 //
 //   spawn_loop [--mode fork|spawn] [-n N] [-j P] [--command CMD]
 //
-// --mode fork  : fork() + execv(), the way Baton's local executor starts tasks.
-// --mode spawn : posix_spawn() (vfork-like clone in glibc), the way ninja does.
+// --mode spawn : posix_spawn(), which glibc does with clone(CLONE_VM|CLONE_VFORK):
+//                the way ninja starts commands, and the way Baton's local
+//                executor starts tasks (its own clone with the same flags).
+// --mode fork  : fork() + execv(), the classic way, for comparison.
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>

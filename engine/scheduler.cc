@@ -365,10 +365,14 @@ Status Scheduler::CreateDueRuns(TimePoint now) {
   return Status::Ok();
 }
 
-Status Scheduler::StartQueuedRuns() {
+Result<std::vector<DagRun>> Scheduler::RunsInState(RunState state) {
   RunFilter filter;
-  filter.state = RunState::kQueued;
-  auto queued = store_.ListDagRuns(filter);
+  filter.state = state;
+  return store_.ListDagRuns(filter);
+}
+
+Status Scheduler::StartQueuedRuns() {
+  auto queued = RunsInState(RunState::kQueued);
   if (!queued.ok()) return queued.status();
   // Newest first from the store; start the oldest first.
   for (auto it = queued->rbegin(); it != queued->rend(); ++it) {
@@ -472,9 +476,7 @@ Status Scheduler::FailOrphanedInstances() {
 }
 
 Status Scheduler::Recover() {
-  RunFilter filter;
-  filter.state = RunState::kRunning;
-  auto running = store_.ListDagRuns(filter);
+  auto running = RunsInState(RunState::kRunning);
   if (!running.ok()) return running.status();
   for (const DagRun& run : *running) {
     Status loaded = LoadRunIntoMemory(run);

@@ -117,6 +117,7 @@ class Scheduler {
   Status Persist();
   Status FinishCompletedRuns();
   Status CreateDueRuns(TimePoint now);
+  Result<std::vector<DagRun>> RunsInState(RunState state);
   Status StartQueuedRuns();
   void ScheduleDueRetries(TimePoint now);
   void Sweep();

@@ -83,6 +83,16 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->SetDags(dags);
   }
 
+  // Settings of a second scheduler sharing the store, as after a restart.
+  SchedulerSettings OtherSchedulerSettings(const std::string& hostname, int64_t job_id) {
+    SchedulerSettings settings;
+    settings.pools = {{"default_pool", 128}};
+    settings.logs_folder = (folder_ / "logs").string();
+    settings.hostname = hostname;
+    settings.job_id = job_id;
+    return settings;
+  }
+
   std::string Trigger(const std::string& dag_id, const std::string& run_id = "run1") {
     PlannedRun planned = PlanRun(*dags_.at(dag_id), RunType::kManual, run_id,
                                  {clock_.Now(), clock_.Now()}, "{}");
@@ -398,12 +408,7 @@ retry_delay = "0s"
   job.hostname = "other-host";
   int64_t new_job = store_->RegisterJob(job).value();
   RecordingExecutor new_executor;
-  SchedulerSettings settings;
-  settings.pools = {{"default_pool", 128}};
-  settings.logs_folder = (folder_ / "logs").string();
-  settings.hostname = "other-host";
-  settings.job_id = new_job;
-  Scheduler restarted(*store_, new_executor, clock_, settings);
+  Scheduler restarted(*store_, new_executor, clock_, OtherSchedulerSettings("other-host", new_job));
   restarted.SetDags(dags_);
   ASSERT_TRUE(restarted.Recover().ok());
   ASSERT_TRUE(restarted.Tick().ok());
@@ -423,10 +428,7 @@ TEST_F(SchedulerTest, RecoveryLeavesTasksOfALiveOwnerAlone) {
   job.kind = "scheduler";
   int64_t other_job = store_->RegisterJob(job).value();
   RecordingExecutor other_executor;
-  SchedulerSettings settings;
-  settings.pools = {{"default_pool", 128}};
-  settings.job_id = other_job;
-  Scheduler other(*store_, other_executor, clock_, settings);
+  Scheduler other(*store_, other_executor, clock_, OtherSchedulerSettings("", other_job));
   other.SetDags(dags_);
   ASSERT_TRUE(other.Recover().ok());
   EXPECT_EQ(States("chain", "run1")["a"], "running");
@@ -446,12 +448,9 @@ TEST_F(SchedulerTest, RecoveryKnowsAtOnceThatAProcessOnThisHostIsGone) {
   int64_t crashed_job = store_->RegisterJob(crashed).value();
   Start({kChain});
   Trigger("chain");
-  SchedulerSettings old_settings;
-  old_settings.pools = {{"default_pool", 128}};
-  old_settings.hostname = "test-host";
-  old_settings.job_id = crashed_job;
   RecordingExecutor old_executor;
-  Scheduler old_scheduler(*store_, old_executor, clock_, old_settings);
+  Scheduler old_scheduler(*store_, old_executor, clock_,
+                          OtherSchedulerSettings("test-host", crashed_job));
   old_scheduler.SetDags(dags_);
   ASSERT_TRUE(old_scheduler.Tick().ok());
   ASSERT_EQ(old_executor.launched.size(), 1u);
