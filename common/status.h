@@ -15,22 +15,32 @@ class Status {
     kOk,
     kInvalidInput,  // the user's file or argument is wrong: exit status 2
     kNotFound,
-    kConflict,      // a compare-and-set lost: somebody else moved the row first
-    kUnavailable,   // a server or host could not be reached; retrying may help
-    kFenced,        // a newer lease epoch exists: this process must stop acting
+    kConflict,     // a compare-and-set lost: somebody else moved the row first
+    kUnavailable,  // a server or host could not be reached; retrying may help
+    kFenced,       // a newer lease epoch exists: this process must stop acting
     kIoError,
     kInternal,
   };
 
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidInput(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
-  static Status NotFound(std::string message) { return Status(Code::kNotFound, std::move(message)); }
-  static Status Conflict(std::string message) { return Status(Code::kConflict, std::move(message)); }
-  static Status Unavailable(std::string message) { return Status(Code::kUnavailable, std::move(message)); }
+  static Status InvalidInput(std::string message) {
+    return Status(Code::kInvalidInput, std::move(message));
+  }
+  static Status NotFound(std::string message) {
+    return Status(Code::kNotFound, std::move(message));
+  }
+  static Status Conflict(std::string message) {
+    return Status(Code::kConflict, std::move(message));
+  }
+  static Status Unavailable(std::string message) {
+    return Status(Code::kUnavailable, std::move(message));
+  }
   static Status Fenced(std::string message) { return Status(Code::kFenced, std::move(message)); }
   static Status IoError(std::string message) { return Status(Code::kIoError, std::move(message)); }
-  static Status Internal(std::string message) { return Status(Code::kInternal, std::move(message)); }
+  static Status Internal(std::string message) {
+    return Status(Code::kInternal, std::move(message));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -50,7 +60,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
@@ -74,8 +84,8 @@ int ExitCodeFor(const Status& status);
 }  // namespace baton
 
 // Returns from the enclosing function when the expression yields a non-OK Status.
-#define BATON_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::baton::Status baton_status_ = (expr);      \
+#define BATON_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::baton::Status baton_status_ = (expr);        \
     if (!baton_status_.ok()) return baton_status_; \
   } while (0)

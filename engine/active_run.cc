@@ -70,7 +70,8 @@ RunState ActiveRun::FinalState() const {
   for (int leaf : dag_->LeafIndexes()) {
     if (!present_[leaf]) continue;
     TaskState state = task_instances_[leaf].state;
-    if (state == TaskState::kFailed || state == TaskState::kUpstreamFailed) return RunState::kFailed;
+    if (state == TaskState::kFailed || state == TaskState::kUpstreamFailed)
+      return RunState::kFailed;
   }
   return RunState::kSuccess;
 }

@@ -17,7 +17,7 @@ namespace baton {
 struct TaskLaunch {
   TaskInstanceKey key;
   int try_number = 0;
-  std::string command;  // already rendered; run by /bin/sh -c
+  std::string command;                     // already rendered; run by /bin/sh -c
   std::map<std::string, std::string> env;  // added to the executor's environment
   std::string cwd;                         // empty: the executor's own
   std::string log_path;                    // stdout and stderr go here

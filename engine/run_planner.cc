@@ -35,8 +35,7 @@ std::vector<DataInterval> UpcomingIntervals(const Dag& dag,
   return upcoming;
 }
 
-std::vector<DataInterval> DueIntervals(const Dag& dag,
-                                       std::optional<TimePoint> latest_logical_date,
+std::vector<DataInterval> DueIntervals(const Dag& dag, std::optional<TimePoint> latest_logical_date,
                                        TimePoint now, int max_count) {
   std::vector<DataInterval> due = UpcomingIntervals(dag, latest_logical_date, now, max_count);
   auto not_yet_due = std::find_if(due.begin(), due.end(),

@@ -16,8 +16,7 @@ namespace baton {
 // with `latest_logical_date` (none: the DAG's first). Without catchup only the
 // latest complete interval is due, and only if it is newer than the latest run.
 // At most `max_count` intervals.
-std::vector<DataInterval> DueIntervals(const Dag& dag,
-                                       std::optional<TimePoint> latest_logical_date,
+std::vector<DataInterval> DueIntervals(const Dag& dag, std::optional<TimePoint> latest_logical_date,
                                        TimePoint now, int max_count);
 
 // The data intervals of the DAG's next `count` scheduled runs after the run with

@@ -12,7 +12,9 @@
 namespace baton {
 namespace {
 
-bool IsActive(TaskState state) { return state == TaskState::kQueued || state == TaskState::kRunning; }
+bool IsActive(TaskState state) {
+  return state == TaskState::kQueued || state == TaskState::kRunning;
+}
 
 std::string DescribeFailure(const TaskOutcome& outcome) {
   if (!outcome.error.empty()) return "could not start: " + outcome.error;
@@ -162,8 +164,8 @@ TaskInstance Scheduler::FailedTry(const ActiveRun& run, int index,
   updated.exit_code = exit_code;
   if (updated.try_number < spec.retries + 1) {
     updated.state = TaskState::kUpForRetry;
-    updated.next_retry_at = now + std::chrono::duration_cast<Micros>(
-                                      spec.RetryDelayBefore(updated.try_number + 1));
+    updated.next_retry_at =
+        now + std::chrono::duration_cast<Micros>(spec.RetryDelayBefore(updated.try_number + 1));
   } else {
     updated.state = TaskState::kFailed;
   }
@@ -258,9 +260,10 @@ Status Scheduler::Persist() {
     for (size_t i = 0; i < batch_.size(); ++i) {
       if ((*applied)[i]) continue;
       const TaskInstance& wanted = batch_[i].updated;
-      spdlog::warn("task {} moved in the store behind this scheduler's back (wanted {} -> {}); "
-                   "reloading its run",
-                   wanted.key.ToString(), ToString(batch_[i].expected_state), ToString(wanted.state));
+      spdlog::warn(
+          "task {} moved in the store behind this scheduler's back (wanted {} -> {}); "
+          "reloading its run",
+          wanted.key.ToString(), ToString(batch_[i].expected_state), ToString(wanted.state));
       runs_to_reload_.insert({wanted.key.dag_id, wanted.key.run_id});
     }
     batch_.clear();

@@ -135,7 +135,7 @@ class Scheduler {
   std::map<std::string, std::shared_ptr<const Dag>> dags_;
   std::map<std::string, bool> paused_;
   std::map<std::string, std::optional<TimePoint>> latest_logical_date_;  // cache, by dag_id
-  std::map<std::string, std::optional<TimePoint>> next_due_;            // cache, by dag_id
+  std::map<std::string, std::optional<TimePoint>> next_due_;             // cache, by dag_id
 
   std::map<RunKey, std::unique_ptr<ActiveRun>> runs_;
   std::set<ReadyEntry> ready_;

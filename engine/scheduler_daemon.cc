@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -40,16 +39,17 @@ class SchedulerDaemon {
         dag_bag_(config.core.dags_folder, MakeDagFileContext(config)) {}
 
   Status Run() {
-    executor_ = MakeLocalExecutor(io_, {
-        [this](const TaskInstanceKey& key, int try_number, int pid) {
-          scheduler_->OnTaskStarted(key, try_number, pid);
-          RequestFlush();
-        },
-        [this](const TaskOutcome& outcome) {
-          scheduler_->OnTaskFinished(outcome);
-          RequestFlush();
-        },
-    });
+    executor_ =
+        MakeLocalExecutor(io_, {
+                                   [this](const TaskInstanceKey& key, int try_number, int pid) {
+                                     scheduler_->OnTaskStarted(key, try_number, pid);
+                                     RequestFlush();
+                                   },
+                                   [this](const TaskOutcome& outcome) {
+                                     scheduler_->OnTaskFinished(outcome);
+                                     RequestFlush();
+                                   },
+                               });
     SchedulerSettings settings;
     settings.parallelism = config_.core.parallelism;
     settings.pools = config_.pools;
@@ -76,7 +76,8 @@ class SchedulerDaemon {
   void RefreshDags() {
     if (!dag_bag_.Refresh()) return;
     for (const auto& [dag_id, dag] : dag_bag_.dags()) {
-      Status synced = store_.SyncDag(DagRecordOf(*dag, DefaultClock().Now()), dag->paused_on_create);
+      Status synced =
+          store_.SyncDag(DagRecordOf(*dag, DefaultClock().Now()), dag->paused_on_create);
       if (!synced.ok()) spdlog::error("cannot record DAG {}: {}", dag_id, synced.message());
     }
     for (const ImportError& error : dag_bag_.errors()) spdlog::error("{}", error.message);

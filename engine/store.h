@@ -78,8 +78,8 @@ struct TaskInstance {
   std::string pool;
   int priority = 1;
   std::string queue;
-  std::string hostname;  // where the current try runs or ran
-  int pid = 0;           // its process (and process group) id there
+  std::string hostname;      // where the current try runs or ran
+  int pid = 0;               // its process (and process group) id there
   int64_t owner_job_id = 0;  // the job (scheduler or agent) that runs it; 0: none
 };
 
@@ -159,9 +159,8 @@ class Store {
   virtual Result<std::vector<DagRun>> ListDagRuns(const RunFilter& filter) = 0;
   // Compare-and-set of a run's state; Conflict when it is no longer `from`,
   // NotFound when there is no such run. A date left empty keeps its value.
-  virtual Status SetDagRunState(const std::string& dag_id, const std::string& run_id,
-                                RunState from, RunState to,
-                                std::optional<TimePoint> start_date,
+  virtual Status SetDagRunState(const std::string& dag_id, const std::string& run_id, RunState from,
+                                RunState to, std::optional<TimePoint> start_date,
                                 std::optional<TimePoint> end_date) = 0;
   // The latest logical date of the DAG's scheduled runs.
   virtual Result<std::optional<TimePoint>> LatestScheduledLogicalDate(

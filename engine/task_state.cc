@@ -1,9 +1,9 @@
 #include "engine/task_state.h"
 
-#include "common/enum_names.h"
-
 #include <array>
 #include <utility>
+
+#include "common/enum_names.h"
 
 namespace baton {
 namespace {
@@ -31,14 +31,20 @@ constexpr std::array<std::pair<RunState, std::string_view>, 4> kRunStateNames{{
 
 std::string_view ToString(TaskState state) { return EnumName(kTaskStateNames, state); }
 std::string_view ToString(RunState state) { return EnumName(kRunStateNames, state); }
-std::optional<TaskState> ParseTaskState(std::string_view name) { return EnumValue<TaskState>(kTaskStateNames, name); }
-std::optional<RunState> ParseRunState(std::string_view name) { return EnumValue<RunState>(kRunStateNames, name); }
+std::optional<TaskState> ParseTaskState(std::string_view name) {
+  return EnumValue<TaskState>(kTaskStateNames, name);
+}
+std::optional<RunState> ParseRunState(std::string_view name) {
+  return EnumValue<RunState>(kRunStateNames, name);
+}
 
 bool IsFinished(TaskState state) {
   return state == TaskState::kSuccess || state == TaskState::kFailed ||
          state == TaskState::kUpstreamFailed || state == TaskState::kSkipped;
 }
 
-bool IsFinished(RunState state) { return state == RunState::kSuccess || state == RunState::kFailed; }
+bool IsFinished(RunState state) {
+  return state == RunState::kSuccess || state == RunState::kFailed;
+}
 
 }  // namespace baton

@@ -8,10 +8,10 @@
 namespace baton {
 
 enum class TaskState {
-  kNone,            // created with its run, waiting for its upstream tasks
-  kScheduled,       // its trigger rule is met; waiting for a slot
-  kQueued,          // handed to an executor
-  kRunning,         // its process has started
+  kNone,       // created with its run, waiting for its upstream tasks
+  kScheduled,  // its trigger rule is met; waiting for a slot
+  kQueued,     // handed to an executor
+  kRunning,    // its process has started
   kSuccess,
   kFailed,
   kUpForRetry,      // failed with retries left; waiting for retry_delay

@@ -1,9 +1,9 @@
 #include "engine/trigger_rule.h"
 
-#include "common/enum_names.h"
-
 #include <array>
 #include <utility>
+
+#include "common/enum_names.h"
 
 namespace baton {
 namespace {
@@ -29,11 +29,20 @@ std::optional<TriggerRule> ParseTriggerRule(std::string_view name) {
 
 void UpstreamTally::Add(TaskState finished_state) {
   switch (finished_state) {
-    case TaskState::kSuccess: ++success; break;
-    case TaskState::kFailed: ++failed; break;
-    case TaskState::kUpstreamFailed: ++upstream_failed; break;
-    case TaskState::kSkipped: ++skipped; break;
-    default: break;  // not finished: nothing to count
+    case TaskState::kSuccess:
+      ++success;
+      break;
+    case TaskState::kFailed:
+      ++failed;
+      break;
+    case TaskState::kUpstreamFailed:
+      ++upstream_failed;
+      break;
+    case TaskState::kSkipped:
+      ++skipped;
+      break;
+    default:
+      break;  // not finished: nothing to count
   }
 }
 

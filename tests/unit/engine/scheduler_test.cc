@@ -3,7 +3,6 @@
 #include "engine/scheduler.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,8 +93,8 @@ class SchedulerTest : public ::testing::Test {
   }
 
   std::string Trigger(const std::string& dag_id, const std::string& run_id = "run1") {
-    PlannedRun planned = PlanRun(*dags_.at(dag_id), RunType::kManual, run_id,
-                                 {clock_.Now(), clock_.Now()}, "{}");
+    PlannedRun planned =
+        PlanRun(*dags_.at(dag_id), RunType::kManual, run_id, {clock_.Now(), clock_.Now()}, "{}");
     EXPECT_TRUE(store_->CreateDagRun(planned.run, planned.task_instances).value());
     return run_id;
   }
@@ -166,8 +165,8 @@ TEST_F(SchedulerTest, ChainRunsInOrderAndSucceeds) {
   EXPECT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"b"});
   Complete("b", 0);
   Complete("c", 0);
-  EXPECT_EQ(States("chain", "run1"),
-            (std::map<std::string, std::string>{{"a", "success"}, {"b", "success"}, {"c", "success"}}));
+  EXPECT_EQ(States("chain", "run1"), (std::map<std::string, std::string>{
+                                         {"a", "success"}, {"b", "success"}, {"c", "success"}}));
   EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kSuccess);
   EXPECT_EQ(scheduler_->active_run_count(), 0u);
 }
@@ -189,8 +188,9 @@ TEST_F(SchedulerTest, FailureMarksDownstreamUpstreamFailedAndFailsTheRun) {
   Trigger("chain");
   ASSERT_TRUE(scheduler_->Tick().ok());
   Complete("a", 3);
-  EXPECT_EQ(States("chain", "run1"), (std::map<std::string, std::string>{
-                                         {"a", "failed"}, {"b", "upstream_failed"}, {"c", "upstream_failed"}}));
+  EXPECT_EQ(States("chain", "run1"),
+            (std::map<std::string, std::string>{
+                {"a", "failed"}, {"b", "upstream_failed"}, {"c", "upstream_failed"}}));
   EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
   auto instances = store_->ListTaskInstances("chain", "run1").value();
   for (const auto& instance : instances) {
@@ -331,7 +331,8 @@ command = "true"
   Complete("only", 0);
   EXPECT_EQ(StateOfRun("one_at_a_time", "first"), RunState::kSuccess);
   EXPECT_EQ(StateOfRun("one_at_a_time", "second"), RunState::kRunning);
-  ASSERT_EQ(executor_.launched.size(), 1u) << "the next run's first task starts at once, not a tick later";
+  ASSERT_EQ(executor_.launched.size(), 1u)
+      << "the next run's first task starts at once, not a tick later";
   EXPECT_EQ(executor_.launched[0].key.run_id, "second");
 }
 

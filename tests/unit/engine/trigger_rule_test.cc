@@ -84,8 +84,8 @@ TEST(TriggerRuleTest, TruthTable) {
 TEST(TriggerRuleTest, EveryRuleRunsATaskWithoutUpstreams) {
   for (TriggerRule rule :
        {TriggerRule::kAllSuccess, TriggerRule::kAllFailed, TriggerRule::kAllDone,
-        TriggerRule::kOneSuccess, TriggerRule::kOneFailed, TriggerRule::kNoneFailed, TriggerRule::kNoneFailedMinOneSuccess,
-        TriggerRule::kAlways}) {
+        TriggerRule::kOneSuccess, TriggerRule::kOneFailed, TriggerRule::kNoneFailed,
+        TriggerRule::kNoneFailedMinOneSuccess, TriggerRule::kAlways}) {
     EXPECT_EQ(EvaluateTriggerRule(rule, Tally(0, 0, 0, 0, 0)), D::kRun) << ToString(rule);
   }
 }
