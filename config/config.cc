@@ -6,10 +6,14 @@
 #include <system_error>
 #include <vector>
 
+#include "config/sections.h"
 #include "config/toml_fields.h"
 
 namespace baton {
 namespace {
+
+using config_internal::EmptyTable;
+using config_internal::ReadSectionOf;
 
 const std::vector<std::string>& LogLevels() {
   static const std::vector<std::string> levels = {"trace", "debug",    "info", "warn",
@@ -19,23 +23,6 @@ const std::vector<std::string>& LogLevels() {
 
 // engine/dag.h names the same pool; config cannot depend on the engine.
 constexpr int kDefaultPoolSlots = 128;
-
-// What a missing section reads as, so that every default stays.
-const toml::table& EmptyTable() {
-  static const toml::table empty;
-  return empty;
-}
-
-// Reads one section through `read`, after rejecting its unknown keys.
-template <typename ReadSection>
-Status ReadSectionOf(const FieldReader& root, const std::string& name,
-                     const std::vector<std::string>& keys, ReadSection read) {
-  Result<const toml::table*> table = root.ReadTable(name);
-  if (!table.ok()) return table.status();
-  FieldReader section(*table ? **table : EmptyTable(), name + ".");
-  BATON_RETURN_IF_ERROR(section.CheckKnownKeys(keys));
-  return read(section);
-}
 
 Status ReadCore(const FieldReader& core, CoreConfig* out) {
   BATON_RETURN_IF_ERROR(core.ReadNonEmptyString("dags_folder", &out->dags_folder));
@@ -94,7 +81,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   if (!document.ok()) return document.status();
   FieldReader root(*document, "");
   BATON_RETURN_IF_ERROR(
-      root.CheckKnownKeys({"core", "store", "scheduler", "pools", "logging"}, "section"));
+      root.CheckKnownKeys(
+      {"core", "store", "scheduler", "executor", "redis", "agent", "pools", "logging"}, "section"));
 
   Config config;
   config.source_path = display_name;
@@ -104,9 +92,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   BATON_RETURN_IF_ERROR(
       ReadSectionOf(root, "core", {"dags_folder", "logs_folder", "parallelism", "default_timezone"},
                     [&](const FieldReader& core) { return ReadCore(core, &config.core); }));
-  BATON_RETURN_IF_ERROR(ReadSectionOf(root, "store", {"url"}, [&](const FieldReader& store) {
-    return store.ReadNonEmptyString("url", &config.store.url);
-  }));
+  BATON_RETURN_IF_ERROR(config_internal::ReadClusterSections(root, &config));
   BATON_RETURN_IF_ERROR(ReadSectionOf(
       root, "scheduler",
       {"loop_interval", "heartbeat_interval", "health_threshold", "dag_dir_list_interval",
@@ -129,6 +115,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   config.core.home = home_path.lexically_normal().string();
   config.core.dags_folder = Anchored(home_path, config.core.dags_folder);
   config.core.logs_folder = Anchored(home_path, config.core.logs_folder);
+  for (std::string* secret : {&config.store.password_file, &config.redis.password_file}) {
+    if (!secret->empty()) *secret = Anchored(home_path, *secret);
+  }
   if (!config.logging.file.empty()) {
     config.logging.file = Anchored(config.core.logs_folder, config.logging.file);
   }
@@ -161,6 +150,12 @@ default_timezone = "UTC"
 # The metadata database: "sqlite:PATH" for one machine, a MySQL/MariaDB URL for
 # a cluster.
 url = "sqlite:baton.db"
+# A MySQL/MariaDB URL reads "mysql://USER@HOST:PORT/DATABASE". Its password is
+# taken from $BATON_STORE_PASSWORD or, when that is unset, from this file.
+password_file = ""
+# Limits on reaching the server and on each read or write (MySQL/MariaDB).
+connect_timeout = "5s"
+io_timeout = "30s"
 
 [scheduler]
 # How often the scheduler sweeps runs and timers even when nothing happened.
@@ -174,6 +169,40 @@ health_threshold = "30s"
 dag_dir_list_interval = "10s"
 # On shutdown, how long running tasks get to finish before they are killed.
 kill_grace_period = "30s"
+
+[executor]
+# "local": tasks run as subprocesses of the scheduler. "redis": the scheduler
+# pushes them to Redis, and `baton agent` workers on any host run them.
+kind = "local"
+
+[redis]
+# Used by the Redis executor and the agents.
+url = "redis://127.0.0.1:6379/0"
+# The password is taken from $BATON_REDIS_PASSWORD or, when that is unset, from
+# this file.
+password_file = ""
+# Every key Baton writes starts with "PREFIX:".
+key_prefix = "baton"
+connect_timeout = "5s"
+command_timeout = "10s"
+# How often the scheduler checks that each queued task still has its message in
+# Redis (which may have been flushed or restarted) and pushes it again if not.
+requeue_check_interval = "10s"
+
+[agent]
+# A name unique among the agents; empty: the host name. An agent restarted under
+# the same name takes back what it had taken from Redis but not yet claimed.
+name = ""
+# The queues this agent takes tasks from (a task's `queue`, "default" if unset).
+queues = ["default"]
+# Tasks run at once by this agent.
+concurrency = 8
+heartbeat_interval = "5s"
+# On SIGTERM, how long running tasks get to finish before they are killed.
+kill_grace_period = "30s"
+# Task logs and a health check are served over HTTP here; 0: any free port.
+log_bind = "127.0.0.1"
+log_port = 8793
 
 [pools]
 # NAME = SLOTS: at most SLOTS task instances of a pool run at once. Tasks choose

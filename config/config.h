@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "common/time.h"
@@ -23,6 +24,40 @@ struct CoreConfig {
 
 struct StoreConfig {
   std::string url;  // "sqlite:baton.db" by default
+  // MySQL/MariaDB only. The password comes from $BATON_STORE_PASSWORD or, when
+  // that is unset, from this file (absolute after loading; empty: none).
+  std::string password_file;
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration io_timeout = std::chrono::seconds(30);  // each read or write on the connection
+};
+
+// Where task instances run: "local" (subprocesses of the scheduler) or "redis"
+// (messages to `baton agent` workers).
+struct ExecutorConfig {
+  std::string kind = "local";
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";
+  // The password comes from $BATON_REDIS_PASSWORD or, when that is unset, from
+  // this file (absolute after loading; empty: none).
+  std::string password_file;
+  std::string key_prefix = "baton";  // every key Baton uses starts with "PREFIX:"
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration command_timeout = std::chrono::seconds(10);
+  // How often the scheduler checks that every queued task instance still has its
+  // message in Redis, and pushes it again when it was lost.
+  Duration requeue_check_interval = std::chrono::seconds(10);
+};
+
+struct AgentConfig {
+  std::string name;  // unique per agent; empty: the host name
+  std::vector<std::string> queues = {"default"};
+  int concurrency = 8;  // tasks run at once
+  Duration heartbeat_interval = std::chrono::seconds(5);
+  Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM
+  std::string log_bind = "127.0.0.1";  // task logs and health over HTTP
+  int log_port = 8793;                 // 0: any free port
 };
 
 struct SchedulerConfig {
@@ -43,6 +78,9 @@ struct Config {
   CoreConfig core;
   StoreConfig store;
   SchedulerConfig scheduler;
+  ExecutorConfig executor;
+  RedisConfig redis;
+  AgentConfig agent;
   std::map<std::string, int> pools;  // always has "default_pool"
   LoggingConfig logging;
 };

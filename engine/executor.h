@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "common/time.h"
@@ -22,6 +23,10 @@ struct TaskLaunch {
   std::string cwd;                         // empty: the executor's own
   std::string log_path;                    // stdout and stderr go here
   std::optional<Duration> timeout;
+  // For executors whose workers record the try's end themselves (Redis agents).
+  std::string queue = "default";
+  int max_tries = 1;                  // retries + 1
+  Duration retry_delay{0};            // before the next try, should this one fail
 };
 
 struct TaskOutcome {
@@ -40,6 +45,9 @@ class Executor {
     // The try's process exists; pid is also its process group id.
     std::function<void(const TaskInstanceKey&, int try_number, int pid)> on_started;
     std::function<void(const TaskOutcome&)> on_finished;
+    // A worker elsewhere moved a task instance in the store (claimed it, or
+    // recorded its end); `current` is the row as that worker wrote it.
+    std::function<void(const TaskInstance& current)> on_changed;
   };
 
   virtual ~Executor() = default;
@@ -47,6 +55,14 @@ class Executor {
   // loop, never from inside Launch.
   virtual Status Launch(const TaskLaunch& launch) = 0;
   virtual size_t RunningCount() const = 0;
+  // Whether tries run elsewhere and their workers write the store themselves
+  // (claim and end), reporting through on_changed instead of on_started and
+  // on_finished. A queued try of a dead scheduler can then be launched again:
+  // a worker's claim is a compare-and-set, so a duplicate is dropped.
+  virtual bool WorkersRecordState() const { return false; }
+  // Makes sure each of these queued tries can still reach a worker, launching it
+  // again if its message was lost. No-op for executors that keep no messages.
+  virtual void EnsureQueued(const std::vector<TaskLaunch>& launches) { (void)launches; }
   // Stops taking work; waits up to `grace` for running tries, then kills their
   // process groups (reporting them through on_finished), then calls `done`.
   virtual void Shutdown(Duration grace, std::function<void()> done) = 0;

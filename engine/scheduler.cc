@@ -8,6 +8,7 @@
 #include "engine/local_leftovers.h"
 #include "engine/run_planner.h"
 #include "engine/task_launch.h"
+#include "engine/try_outcome.h"
 
 namespace baton {
 namespace {
@@ -157,19 +158,10 @@ void Scheduler::PropagateFrom(ActiveRun& run, std::vector<int> pending) {
 
 TaskInstance Scheduler::FailedTry(const ActiveRun& run, int index,
                                   std::optional<int> exit_code) const {
-  TaskInstance updated = run.instance(index);
   const TaskSpec& spec = run.spec(index);
-  const TimePoint now = clock_.Now();
-  updated.end_date = now;
-  updated.exit_code = exit_code;
-  if (updated.try_number < spec.retries + 1) {
-    updated.state = TaskState::kUpForRetry;
-    updated.next_retry_at =
-        now + std::chrono::duration_cast<Micros>(spec.RetryDelayBefore(updated.try_number + 1));
-  } else {
-    updated.state = TaskState::kFailed;
-  }
-  return updated;
+  const TaskInstance& instance = run.instance(index);
+  return AfterFailedTry(instance, spec.retries + 1, spec.RetryDelayBefore(instance.try_number + 1),
+                        exit_code, clock_.Now());
 }
 
 void Scheduler::OnTaskStarted(const TaskInstanceKey& key, int try_number, int pid) {
@@ -204,10 +196,7 @@ void Scheduler::ApplyFinished(const TaskOutcome& outcome) {
   if (!IsActive(instance.state) || instance.try_number != outcome.try_number) return;
   TaskInstance updated;
   if (outcome.succeeded()) {
-    updated = instance;
-    updated.state = TaskState::kSuccess;
-    updated.end_date = clock_.Now();
-    updated.exit_code = 0;
+    updated = AfterSucceededTry(instance, clock_.Now());
   } else {
     std::optional<int> exit_code;
     if (outcome.exit_code >= 0) exit_code = outcome.exit_code;

@@ -49,6 +49,7 @@ class SchedulerDaemon {
                                      scheduler_->OnTaskFinished(outcome);
                                      RequestFlush();
                                    },
+                                   nullptr,
                                });
     SchedulerSettings settings;
     settings.parallelism = config_.core.parallelism;

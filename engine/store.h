@@ -21,6 +21,7 @@
 
 #include "common/status.h"
 #include "common/time.h"
+#include "config/config.h"
 #include "engine/task_state.h"
 
 namespace baton {
@@ -110,10 +111,14 @@ struct TaskTransition {
 inline constexpr std::string_view kJobRunning = "running";
 inline constexpr std::string_view kJobEnded = "ended";
 
-// A daemon's row: the scheduler, and later agents and controllers.
+// A daemon's row: the scheduler, agents, and later controllers.
 struct JobRecord {
   int64_t id = 0;
   std::string kind;  // "scheduler", "agent", ...
+  std::string name;  // an agent's name (unique among agents); empty for others
+  std::string queues;  // an agent's queues, comma-separated
+  std::string endpoint;  // "host:port" of an agent's log server; empty: none
+  int running_count = 0;  // tries an agent runs, as of its latest heartbeat
   std::string hostname;
   int pid = 0;
   int64_t process_start_ticks = 0;  // from /proc/PID/stat, with pid it names the process
@@ -134,7 +139,7 @@ class Store {
   virtual ~Store() = default;
 
   // Schema. Migrate() brings the schema to kSchemaVersion and is idempotent.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   virtual Status Migrate() = 0;
   virtual Result<int> SchemaVersion() = 0;
   // The database's own clock.
@@ -169,6 +174,7 @@ class Store {
   // Task instances.
   virtual Result<std::vector<TaskInstance>> ListTaskInstances(const std::string& dag_id,
                                                               const std::string& run_id) = 0;
+  virtual Result<std::optional<TaskInstance>> GetTaskInstance(const TaskInstanceKey& key) = 0;
   // Every task instance of every queued or running run.
   virtual Result<std::vector<TaskInstance>> ListTaskInstancesOfActiveRuns() = 0;
   // Applies the transitions in one transaction; result[i] tells whether
@@ -184,14 +190,18 @@ class Store {
 
   // Jobs and their heartbeats (by the database's clock).
   virtual Result<int64_t> RegisterJob(const JobRecord& job) = 0;
-  virtual Status HeartbeatJob(int64_t job_id) = 0;  // NotFound when the row is gone
+  // NotFound when the row is gone. `running_count` is stored with the beat.
+  virtual Status HeartbeatJob(int64_t job_id, int running_count) = 0;
   virtual Status EndJob(int64_t job_id) = 0;
   // Jobs of a kind that are not ended, newest heartbeat first, with heartbeat_age set.
   virtual Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) = 0;
+  // Any job, ended or not, with heartbeat_age set.
+  virtual Result<std::optional<JobRecord>> GetJob(int64_t job_id) = 0;
 };
 
-// Opens the store named by a URL: "sqlite:///absolute/path.db" or
-// "sqlite:relative.db" (relative to `home`).
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& home);
+// Opens the store named by config.url: "sqlite:///absolute/path.db",
+// "sqlite:relative.db" (relative to `home`) or "mysql://USER@HOST:PORT/DB" (its
+// password from $BATON_STORE_PASSWORD or config.password_file).
+Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::string& home);
 
 }  // namespace baton

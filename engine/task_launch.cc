@@ -67,6 +67,9 @@ TaskLaunch BuildTaskLaunch(const Dag& dag, const TaskSpec& task, const DagRun& r
   launch.try_number = try_number;
   launch.cwd = task.cwd;
   launch.timeout = task.timeout;
+  launch.queue = task.queue;
+  launch.max_tries = task.retries + 1;
+  launch.retry_delay = task.RetryDelayBefore(try_number + 1);
   launch.log_path = TaskLogPath(logs_folder, launch.key, try_number);
 
   const std::string ds = FormatDate(run.logical_date);

@@ -7,15 +7,22 @@ build_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates tzdata
   libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev sqlite3
   libcli11-dev libhowardhinnant-date-dev nlohmann-json3-dev
+  default-libmysqlclient-dev libhiredis-dev libevent-dev
 )
+# The tests start real servers of their own on loopback.
 test_packages=(
-  libgtest-dev libgmock-dev python3 procps
+  libgtest-dev libgmock-dev python3 procps mariadb-server redis-server
+)
+# The benchmarks run peers beside Baton on the same work.
+bench_packages=(
+  python3-celery python3-redis ninja-build make
 )
 
 packages=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=("${test_packages[@]}")
-fi
+case "${1:-}" in
+  --test) packages+=("${test_packages[@]}") ;;
+  --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+esac
 
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
