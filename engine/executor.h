@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,13 @@ class Executor {
   // a worker's claim is a compare-and-set, so a duplicate is dropped.
   virtual bool WorkersRecordState() const { return false; }
   // Makes sure each of these queued tries can still reach a worker, launching it
-  // again if its message was lost. No-op for executors that keep no messages.
-  virtual void EnsureQueued(const std::vector<TaskLaunch>& launches) { (void)launches; }
+  // again if its message was lost (a message held by a worker not named in
+  // `live_workers` counts as lost). No-op for executors that keep no messages.
+  virtual void EnsureQueued(const std::vector<TaskLaunch>& launches,
+                            const std::set<std::string>& live_workers) {
+    (void)launches;
+    (void)live_workers;
+  }
   // Stops taking work; waits up to `grace` for running tries, then kills their
   // process groups (reporting them through on_finished), then calls `done`.
   virtual void Shutdown(Duration grace, std::function<void()> done) = 0;

@@ -17,6 +17,22 @@ bool IsActive(TaskState state) {
   return state == TaskState::kQueued || state == TaskState::kRunning;
 }
 
+// How far along its try an instance is: a worker's row only ever moves it forward.
+int Progress(TaskState state) {
+  switch (state) {
+    case TaskState::kQueued:
+      return 1;
+    case TaskState::kRunning:
+      return 2;
+    case TaskState::kSuccess:
+    case TaskState::kFailed:
+    case TaskState::kUpForRetry:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
 std::string DescribeFailure(const TaskOutcome& outcome) {
   if (!outcome.error.empty()) return "could not start: " + outcome.error;
   if (outcome.timed_out) return "timed out";
@@ -118,8 +134,13 @@ Status Scheduler::ReloadRun(const RunKey& key) {
 }
 
 std::vector<int> Scheduler::Transition(ActiveRun& run, int index, TaskInstance updated) {
-  TaskInstance& current = run.instance(index);
+  const TaskInstance& current = run.instance(index);
   batch_.push_back({current.state, current.try_number, updated});
+  return Follow(run, index, std::move(updated));
+}
+
+std::vector<int> Scheduler::Follow(ActiveRun& run, int index, TaskInstance updated) {
+  TaskInstance& current = run.instance(index);
   Account(run, index, -1);
   const TaskState new_state = updated.state;
   updated.state = current.state;  // SetState moves it, so that tallies see the change
@@ -169,6 +190,54 @@ void Scheduler::OnTaskStarted(const TaskInstanceKey& key, int try_number, int pi
 }
 
 void Scheduler::OnTaskFinished(const TaskOutcome& outcome) { finished_.push_back(outcome); }
+
+void Scheduler::OnInstanceChanged(const TaskInstance& current) { changed_.push_back(current); }
+
+void Scheduler::ApplyChanged(const TaskInstance& current) {
+  const RunKey key{current.key.dag_id, current.key.run_id};
+  ActiveRun* run = FindRun(key);
+  int index = run ? run->IndexOf(current.key.task_id) : -1;
+  if (index < 0) return;
+  const TaskInstance& known = run->instance(index);
+  if (current.try_number > known.try_number) {
+    // Only this scheduler starts new tries; someone else did: trust the store.
+    runs_to_reload_.insert(key);
+    return;
+  }
+  if (current.try_number < known.try_number || Progress(current.state) <= Progress(known.state)) {
+    return;  // an older event, or one already applied
+  }
+  if (!IsActive(known.state)) {
+    runs_to_reload_.insert(key);
+    return;
+  }
+  if (current.state == TaskState::kFailed || current.state == TaskState::kUpForRetry) {
+    spdlog::warn("task {} try {} failed on {}; now {}", current.key.ToString(), current.try_number,
+                 current.hostname, ToString(current.state));
+  }
+  PropagateFrom(*run, Follow(*run, index, current));
+}
+
+Status Scheduler::ReconcileWithStore() {
+  auto rows = store_.ListTaskInstancesOfActiveRuns();
+  if (!rows.ok()) return rows.status();
+  for (const TaskInstance& row : *rows) ApplyChanged(row);
+  return Status::Ok();
+}
+
+Status Scheduler::EnsureQueuedReachWorkers(const std::set<std::string>& live_workers) {
+  last_requeue_check_ = clock_.Monotonic();
+  std::vector<TaskLaunch> launches;
+  for (const auto& [key, run] : runs_) {
+    for (int index = 0; index < run->size(); ++index) {
+      if (!run->HasInstance(index) || run->instance(index).state != TaskState::kQueued) continue;
+      launches.push_back(BuildTaskLaunch(run->dag(), run->spec(index), run->run(),
+                                         run->instance(index).try_number, settings_.logs_folder));
+    }
+  }
+  if (!launches.empty()) executor_.EnsureQueued(launches, live_workers);
+  return Status::Ok();
+}
 
 void Scheduler::ApplyStarted(const Started& started) {
   ActiveRun* run = FindRun({started.key.dag_id, started.key.run_id});
@@ -312,14 +381,17 @@ Status Scheduler::Flush() {
   for (;;) {
     std::vector<Started> started;
     std::vector<TaskOutcome> finished;
+    std::vector<TaskInstance> changed;
     started.swap(started_);
     finished.swap(finished_);
+    changed.swap(changed_);
     for (const Started& event : started) ApplyStarted(event);
     for (const TaskOutcome& outcome : finished) ApplyFinished(outcome);
+    for (const TaskInstance& row : changed) ApplyChanged(row);
     Dispatch();
     BATON_RETURN_IF_ERROR(Persist());
     // Launch failures come back as outcomes; finish them in the same flush.
-    if (!started_.empty() || !finished_.empty()) continue;
+    if (!started_.empty() || !finished_.empty() || !changed_.empty()) continue;
     // A finished run may let a queued one start; dispatch its first tasks now
     // rather than at the next tick.
     BATON_RETURN_IF_ERROR(FinishCompletedRuns());
@@ -426,8 +498,9 @@ Status Scheduler::Tick() {
   return Flush();
 }
 
-Result<std::set<int64_t>> Scheduler::LiveJobIds() {
-  std::set<int64_t> live{settings_.job_id};
+Result<Scheduler::LiveJobs> Scheduler::FindLiveJobs() {
+  LiveJobs live;
+  live.ids.insert(settings_.job_id);
   for (const char* kind : {"scheduler", "agent"}) {
     auto jobs = store_.ListRunningJobs(kind);
     if (!jobs.ok()) return jobs.status();
@@ -439,21 +512,39 @@ Result<std::set<int64_t>> Scheduler::LiveJobIds() {
           ProcessStartTicks(job.pid) != job.process_start_ticks) {
         continue;
       }
-      live.insert(job.id);
+      live.ids.insert(job.id);
+      if (job.kind == "agent") live.agent_names.insert(job.name);
     }
   }
   return live;
 }
 
+void Scheduler::AdoptQueued(ActiveRun& run, int index) {
+  TaskInstance adopted = run.instance(index);
+  spdlog::info("task {} try {} was queued by job {}, which is gone; queueing it again",
+               adopted.key.ToString(), adopted.try_number, adopted.owner_job_id);
+  adopted.owner_job_id = settings_.job_id;
+  adopted.hostname = settings_.hostname;
+  Transition(run, index, std::move(adopted));
+  to_launch_.push_back({{run.run().dag_id, run.run().run_id}, index});
+}
+
 Status Scheduler::FailOrphanedInstances() {
   last_orphan_check_ = clock_.Monotonic();
-  auto live = LiveJobIds();
+  const bool workers_record_state = executor_.WorkersRecordState();
+  // Workers' changes may have outrun their events: judge owners by the store.
+  if (workers_record_state) BATON_RETURN_IF_ERROR(ReconcileWithStore());
+  auto live = FindLiveJobs();
   if (!live.ok()) return live.status();
   for (auto& [key, run] : runs_) {
     for (int index = 0; index < run->size(); ++index) {
       if (!run->HasInstance(index)) continue;
       const TaskInstance& instance = run->instance(index);
-      if (!IsActive(instance.state) || live->count(instance.owner_job_id) > 0) continue;
+      if (!IsActive(instance.state) || live->ids.count(instance.owner_job_id) > 0) continue;
+      if (workers_record_state && instance.state == TaskState::kQueued) {
+        AdoptQueued(*run, index);
+        continue;
+      }
       if (instance.hostname == settings_.hostname && instance.pid > 0) {
         KillLeftoverProcesses(instance.key, instance.try_number, instance.pid);
       }
@@ -463,6 +554,10 @@ Status Scheduler::FailOrphanedInstances() {
                    instance.owner_job_id, ToString(updated.state));
       PropagateFrom(*run, Transition(*run, index, std::move(updated)));
     }
+  }
+  if (workers_record_state && (!last_requeue_check_ || clock_.Monotonic() - *last_requeue_check_ >=
+                                                           settings_.requeue_check_interval)) {
+    BATON_RETURN_IF_ERROR(EnsureQueuedReachWorkers(live->agent_names));
   }
   return Status::Ok();
 }

@@ -40,6 +40,9 @@ struct SchedulerSettings {
   // or retried. Checked at start-up and every orphan_check_interval.
   Duration owner_timeout = std::chrono::seconds(30);
   Duration orphan_check_interval = std::chrono::seconds(5);
+  // With an executor whose workers record state (Redis): how often every queued
+  // instance is checked to still have its message on the way to a worker.
+  Duration requeue_check_interval = std::chrono::seconds(10);
   int max_new_runs_per_dag = 16;  // per Tick, so a long catchup cannot stall the loop
 };
 
@@ -63,6 +66,9 @@ class Scheduler {
   // Executor events, applied by the next Flush().
   void OnTaskStarted(const TaskInstanceKey& key, int try_number, int pid);
   void OnTaskFinished(const TaskOutcome& outcome);
+  // A worker moved an instance in the store (executors whose workers record
+  // state); `current` is the row it wrote. Applied by the next Flush().
+  void OnInstanceChanged(const TaskInstance& current);
 
   // Applies pending events, propagates their effects downstream and dispatches.
   Status Flush();
@@ -107,11 +113,19 @@ class Scheduler {
   // to the batch that Persist() commits. Returns the downstream indexes to
   // re-evaluate when the instance finished.
   std::vector<int> Transition(ActiveRun& run, int index, TaskInstance updated);
+  // The same, for a change already in the store (made by a worker): memory only.
+  std::vector<int> Follow(ActiveRun& run, int index, TaskInstance current);
   // Decides every instance in `pending` (and, transitively, their downstreams).
   void PropagateFrom(ActiveRun& run, std::vector<int> pending);
   TaskInstance FailedTry(const ActiveRun& run, int index, std::optional<int> exit_code) const;
   void ApplyStarted(const Started& started);
   void ApplyFinished(const TaskOutcome& outcome);
+  void ApplyChanged(const TaskInstance& current);
+  // Brings memory up to what workers wrote to the store, in case an event was lost.
+  Status ReconcileWithStore();
+  // Hands each queued instance's launch to the executor again to check that it
+  // still reaches a worker.
+  Status EnsureQueuedReachWorkers(const std::set<std::string>& live_workers);
   void Dispatch();
   bool FitsLimits(const ActiveRun& run, int index) const;
   Status Persist();
@@ -122,7 +136,14 @@ class Scheduler {
   void ScheduleDueRetries(TimePoint now);
   void Sweep();
   Status LoadRunIntoMemory(const DagRun& run);
-  Result<std::set<int64_t>> LiveJobIds();
+  struct LiveJobs {
+    std::set<int64_t> ids;
+    std::set<std::string> agent_names;
+  };
+  Result<LiveJobs> FindLiveJobs();
+  // Takes over a queued instance whose owner is gone and launches it again
+  // (executors whose workers record state: a duplicate message is dropped).
+  void AdoptQueued(ActiveRun& run, int index);
   Status FailOrphanedInstances();
 
   Store& store_;
@@ -131,6 +152,7 @@ class Scheduler {
   SchedulerSettings settings_;
   bool dispatching_ = true;
   std::optional<std::chrono::nanoseconds> last_orphan_check_;
+  std::optional<std::chrono::nanoseconds> last_requeue_check_;
 
   std::map<std::string, std::shared_ptr<const Dag>> dags_;
   std::map<std::string, bool> paused_;
@@ -149,6 +171,7 @@ class Scheduler {
 
   std::vector<Started> started_;
   std::vector<TaskOutcome> finished_;
+  std::vector<TaskInstance> changed_;
   std::vector<TaskTransition> batch_;
   std::vector<std::pair<RunKey, int>> to_launch_;  // queued in this batch
 };

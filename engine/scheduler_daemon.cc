@@ -13,7 +13,9 @@
 #include "common/host.h"
 #include "common/process.h"
 #include "engine/dag_bag.h"
+#include "engine/job_heartbeat.h"
 #include "engine/local_executor.h"
+#include "engine/redis_executor.h"
 #include "engine/scheduler.h"
 #include "engine/store.h"
 
@@ -33,24 +35,14 @@ class SchedulerDaemon {
         store_(store),
         job_id_(job_id),
         tick_timer_(io_),
-        heartbeat_timer_(io_),
         dag_timer_(io_),
         signals_(io_, SIGTERM, SIGINT),
         dag_bag_(config.core.dags_folder, MakeDagFileContext(config)) {}
 
   Status Run() {
-    executor_ =
-        MakeLocalExecutor(io_, {
-                                   [this](const TaskInstanceKey& key, int try_number, int pid) {
-                                     scheduler_->OnTaskStarted(key, try_number, pid);
-                                     RequestFlush();
-                                   },
-                                   [this](const TaskOutcome& outcome) {
-                                     scheduler_->OnTaskFinished(outcome);
-                                     RequestFlush();
-                                   },
-                                   nullptr,
-                               });
+    auto executor = MakeExecutor();
+    if (!executor.ok()) return executor.status();
+    executor_ = std::move(executor).value();
     SchedulerSettings settings;
     settings.parallelism = config_.core.parallelism;
     settings.pools = config_.pools;
@@ -59,6 +51,7 @@ class SchedulerDaemon {
     settings.job_id = job_id_;
     settings.owner_timeout = config_.scheduler.health_threshold;
     settings.orphan_check_interval = config_.scheduler.heartbeat_interval;
+    settings.requeue_check_interval = config_.redis.requeue_check_interval;
     scheduler_ = std::make_unique<Scheduler>(store_, *executor_, DefaultClock(), settings);
 
     RefreshDags();
@@ -67,13 +60,37 @@ class SchedulerDaemon {
       if (!error) BeginShutdown(signal_number);
     });
     ScheduleTick(Duration(0));
-    ScheduleHeartbeat();
     ScheduleDagRefresh();
     io_.run();
     return stop_status_;
   }
 
  private:
+  Result<std::unique_ptr<Executor>> MakeExecutor() {
+    Executor::Callbacks callbacks{
+        [this](const TaskInstanceKey& key, int try_number, int pid) {
+          scheduler_->OnTaskStarted(key, try_number, pid);
+          RequestFlush();
+        },
+        [this](const TaskOutcome& outcome) {
+          scheduler_->OnTaskFinished(outcome);
+          RequestFlush();
+        },
+        [this](const TaskInstance& current) {
+          scheduler_->OnInstanceChanged(current);
+          RequestFlush();
+        },
+    };
+    if (config_.executor.kind != "redis") return MakeLocalExecutor(io_, std::move(callbacks));
+    RedisExecutorOptions options;
+    auto redis = RedisOptionsFrom(config_.redis);
+    if (!redis.ok()) return redis.status();
+    options.redis = std::move(redis).value();
+    options.key_prefix = config_.redis.key_prefix;
+    spdlog::info("tasks go to agents through Redis (queues {}:queue:*)", options.key_prefix);
+    return MakeRedisExecutor(io_, std::move(callbacks), std::move(options));
+  }
+
   void RefreshDags() {
     if (!dag_bag_.Refresh()) return;
     for (const auto& [dag_id, dag] : dag_bag_.dags()) {
@@ -122,16 +139,6 @@ class SchedulerDaemon {
     return delay;
   }
 
-  void ScheduleHeartbeat() {
-    heartbeat_timer_.expires_after(config_.scheduler.heartbeat_interval);
-    heartbeat_timer_.async_wait([this](const boost::system::error_code& error) {
-      if (error) return;
-      Status beat = store_.HeartbeatJob(job_id_);
-      if (!beat.ok()) spdlog::error("scheduler heartbeat failed: {}", beat.message());
-      ScheduleHeartbeat();
-    });
-  }
-
   void ScheduleDagRefresh() {
     dag_timer_.expires_after(config_.scheduler.dag_dir_list_interval);
     dag_timer_.async_wait([this](const boost::system::error_code& error) {
@@ -154,7 +161,6 @@ class SchedulerDaemon {
       Status flushed = scheduler_->Flush();
       if (!flushed.ok()) stop_status_ = flushed;
       tick_timer_.cancel();
-      heartbeat_timer_.cancel();
       dag_timer_.cancel();
       signals_.cancel();
       io_.stop();
@@ -167,7 +173,6 @@ class SchedulerDaemon {
   const int64_t job_id_;
   asio::io_context io_;
   asio::steady_timer tick_timer_;
-  asio::steady_timer heartbeat_timer_;
   asio::steady_timer dag_timer_;
   asio::signal_set signals_;
   DagBag dag_bag_;
@@ -183,7 +188,7 @@ class SchedulerDaemon {
 
 Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& options) {
   signal(SIGPIPE, SIG_IGN);
-  auto store = OpenStore(config.store.url, config.core.home);
+  auto store = OpenStore(config.store, config.core.home);
   if (!store.ok()) return store.status();
   auto version = (*store)->SchemaVersion();
   if (!version.ok()) return version.status();
@@ -201,8 +206,15 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
   if (!job_id.ok()) return job_id.status();
   spdlog::info("scheduler started on {} (pid {}, job {}), DAGs from {}", job.hostname, job.pid,
                *job_id, config.core.dags_folder);
-  SchedulerDaemon daemon(config, options, **store, *job_id);
-  Status stopped = daemon.Run();
+  Status stopped;
+  {
+    auto heartbeat_store = OpenStore(config.store, config.core.home);
+    if (!heartbeat_store.ok()) return heartbeat_store.status();
+    JobHeartbeat heartbeat(std::move(heartbeat_store).value(), *job_id,
+                           config.scheduler.heartbeat_interval, nullptr);
+    SchedulerDaemon daemon(config, options, **store, *job_id);
+    stopped = daemon.Run();
+  }
   Status ended = (*store)->EndJob(*job_id);
   if (!ended.ok()) spdlog::warn("cannot mark scheduler job {} ended: {}", *job_id, ended.message());
   spdlog::info("scheduler stopped");

@@ -38,13 +38,16 @@ class FieldsOf {
       return out;
     }
     for (const auto& [key, value] : it->items()) {
-      if (!value.is_string()) Fail(name);
-      else out[key] = value.get<std::string>();
+      if (!value.is_string())
+        Fail(name);
+      else
+        out[key] = value.get<std::string>();
     }
     return out;
   }
   void Fail(std::string_view name) {
-    if (error_.empty()) error_ = std::string(what_) + ": field '" + std::string(name) + "' is missing or mistyped";
+    if (error_.empty())
+      error_ = std::string(what_) + ": field '" + std::string(name) + "' is missing or mistyped";
   }
   const std::string& error() const { return error_; }
 
@@ -52,9 +55,9 @@ class FieldsOf {
   template <typename T>
   T Get(const char* name, json::value_t type) {
     auto it = object_.find(name);
-    bool matches = it != object_.end() &&
-                   (it->type() == type ||
-                    (type == json::value_t::number_integer && it->is_number_integer()));
+    bool matches =
+        it != object_.end() &&
+        (it->type() == type || (type == json::value_t::number_integer && it->is_number_integer()));
     if (!matches) {
       Fail(name);
       return T{};

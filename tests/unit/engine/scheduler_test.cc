@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "engine/dag_bag.h"
 #include "engine/dag_file.h"
 #include "engine/run_planner.h"
 #include "engine/store.h"
+#include "engine/try_outcome.h"
 #include "tests/support/fake_clock.h"
 
 namespace baton {
@@ -26,6 +28,12 @@ class RecordingExecutor final : public Executor {
   }
   size_t RunningCount() const override { return launched.size(); }
   void Shutdown(Duration, std::function<void()> done) override { done(); }
+  bool WorkersRecordState() const override { return workers_record_state; }
+  void EnsureQueued(const std::vector<TaskLaunch>& launches,
+                    const std::set<std::string>& live_workers) override {
+    ensured.push_back(launches);
+    ensured_live_workers = live_workers;
+  }
 
   std::vector<std::string> LaunchedTasks() const {
     std::vector<std::string> ids;
@@ -35,6 +43,9 @@ class RecordingExecutor final : public Executor {
 
   std::vector<TaskLaunch> launched;
   bool fail_launches = false;
+  bool workers_record_state = false;
+  std::vector<std::vector<TaskLaunch>> ensured;
+  std::set<std::string> ensured_live_workers;
 };
 
 class SchedulerTest : public ::testing::Test {
@@ -45,7 +56,9 @@ class SchedulerTest : public ::testing::Test {
                ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(folder_);
     std::filesystem::create_directories(folder_);
-    auto store = OpenStore("sqlite:///" + (folder_ / "baton.db").string(), folder_.string());
+    StoreConfig store_config;
+    store_config.url = "sqlite:///" + (folder_ / "baton.db").string();
+    auto store = OpenStore(store_config, folder_.string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store).value();
     ASSERT_TRUE(store_->Migrate().ok());
@@ -423,7 +436,7 @@ TEST_F(SchedulerTest, RecoveryLeavesTasksOfALiveOwnerAlone) {
   ASSERT_TRUE(scheduler_->Tick().ok());
   scheduler_->OnTaskStarted(executor_.launched[0].key, 1, 999999);
   ASSERT_TRUE(scheduler_->Flush().ok());
-  ASSERT_TRUE(store_->HeartbeatJob(job_id_).ok());  // still alive
+  ASSERT_TRUE(store_->HeartbeatJob(job_id_, 0).ok());  // still alive
 
   JobRecord job;
   job.kind = "scheduler";
@@ -476,6 +489,149 @@ TEST_F(SchedulerTest, ClearedTaskRunsAgainWithANewTry) {
   EXPECT_EQ(executor_.launched[0].try_number, 2);
   Complete("c", 0);
   EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kSuccess);
+}
+
+// Executors whose workers record state (Redis agents): the worker claims and
+// ends tries in the store and the scheduler follows.
+class WorkerRecordedSchedulerTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerTest::SetUp();
+    executor_.workers_record_state = true;
+    JobRecord agent;
+    agent.kind = "agent";
+    agent.name = "agent-1";
+    agent.hostname = "worker-host";
+    agent_job_ = store_->RegisterJob(agent).value();
+  }
+
+  // What an agent writes: a compare-and-set from `from` to `to`; returns the row.
+  TaskInstance WorkerMoves(const std::string& task_id, TaskState from, TaskState to) {
+    TaskInstance row = store_->GetTaskInstance({"chain", "run1", task_id}).value().value();
+    TaskTransition transition{from, row.try_number, row};
+    if (to == TaskState::kRunning) {
+      transition.updated.state = to;
+      transition.updated.owner_job_id = agent_job_;
+      transition.updated.hostname = "worker-host";
+      transition.updated.start_date = clock_.Now();
+    } else if (to == TaskState::kSuccess) {
+      transition.updated = AfterSucceededTry(row, clock_.Now());
+    } else {
+      transition.updated = AfterFailedTry(row, 1, Duration(0), 1, clock_.Now());
+    }
+    EXPECT_EQ(store_->ApplyTransitions({transition}).value(), std::vector<bool>{true});
+    return transition.updated;
+  }
+
+  int64_t agent_job_ = 0;
+};
+
+TEST_F(WorkerRecordedSchedulerTest, FollowsWhatWorkersRecordWithoutWritingItAgain) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"a"});
+  scheduler_->OnInstanceChanged(WorkerMoves("a", TaskState::kQueued, TaskState::kRunning));
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  EXPECT_EQ(scheduler_->active_task_count(), 1);
+  scheduler_->OnInstanceChanged(WorkerMoves("a", TaskState::kRunning, TaskState::kSuccess));
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  EXPECT_EQ(executor_.LaunchedTasks(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(States("chain", "run1")["a"], "success");
+  EXPECT_EQ(States("chain", "run1")["b"], "queued");
+  EXPECT_EQ(store_->ListTaskTries({"chain", "run1", "a"}).value().size(), 1u);
+}
+
+TEST_F(WorkerRecordedSchedulerTest, AnOldOrRepeatedEventChangesNothing) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  TaskInstance running = WorkerMoves("a", TaskState::kQueued, TaskState::kRunning);
+  scheduler_->OnInstanceChanged(WorkerMoves("a", TaskState::kRunning, TaskState::kSuccess));
+  scheduler_->OnInstanceChanged(running);  // late, out of order
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  EXPECT_EQ(executor_.LaunchedTasks(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(States("chain", "run1")["a"], "success");
+}
+
+TEST_F(WorkerRecordedSchedulerTest, AFailedTryRecordedByAWorkerFailsDownstream) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  WorkerMoves("a", TaskState::kQueued, TaskState::kRunning);
+  scheduler_->OnInstanceChanged(WorkerMoves("a", TaskState::kRunning, TaskState::kFailed));
+  ASSERT_TRUE(scheduler_->Flush().ok());
+  EXPECT_EQ(States("chain", "run1"),
+            (std::map<std::string, std::string>{
+                {"a", "failed"}, {"b", "upstream_failed"}, {"c", "upstream_failed"}}));
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+}
+
+TEST_F(WorkerRecordedSchedulerTest, LostEventsAreMadeUpFromTheStore) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  WorkerMoves("a", TaskState::kQueued, TaskState::kRunning);
+  WorkerMoves("a", TaskState::kRunning, TaskState::kSuccess);  // no event arrives
+  clock_.Advance(std::chrono::seconds(6));
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(executor_.LaunchedTasks(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(WorkerRecordedSchedulerTest, ATryOfADeadWorkerIsRetriedOrFailed) {
+  pid_t dead_pid = ::fork();
+  if (dead_pid == 0) ::_exit(0);
+  ::waitpid(dead_pid, nullptr, 0);
+  JobRecord crashed;
+  crashed.kind = "agent";
+  crashed.name = "agent-2";
+  crashed.hostname = "test-host";  // this host: its death is known at once
+  crashed.pid = dead_pid;
+  crashed.process_start_ticks = 12345;
+  agent_job_ = store_->RegisterJob(crashed).value();
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  WorkerMoves("a", TaskState::kQueued, TaskState::kRunning);  // no event arrives either
+  clock_.Advance(std::chrono::seconds(6));
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "failed") << "its agent is gone; no retries left";
+  EXPECT_EQ(StateOfRun("chain", "run1"), RunState::kFailed);
+}
+
+TEST_F(WorkerRecordedSchedulerTest, QueuedTriesOfADeadSchedulerAreQueuedAgainNotFailed) {
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_TRUE(store_->EndJob(job_id_).ok());  // the scheduler that queued "a" is gone
+
+  JobRecord job;
+  job.kind = "scheduler";
+  job.hostname = "other-host";
+  int64_t new_job = store_->RegisterJob(job).value();
+  RecordingExecutor new_executor;
+  new_executor.workers_record_state = true;
+  Scheduler restarted(*store_, new_executor, clock_, OtherSchedulerSettings("other-host", new_job));
+  restarted.SetDags(dags_);
+  ASSERT_TRUE(restarted.Recover().ok());
+  ASSERT_EQ(new_executor.launched.size(), 1u);
+  EXPECT_EQ(new_executor.launched[0].try_number, 1) << "the same try: an agent claims it once";
+  TaskInstance a = store_->GetTaskInstance({"chain", "run1", "a"}).value().value();
+  EXPECT_EQ(a.state, TaskState::kQueued);
+  EXPECT_EQ(a.owner_job_id, new_job);
+}
+
+TEST_F(WorkerRecordedSchedulerTest, QueuedTriesAreCheckedAgainstLiveWorkers) {
+  ASSERT_TRUE(store_->HeartbeatJob(agent_job_, 0).ok());
+  Start({kChain});
+  Trigger("chain");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_FALSE(executor_.ensured.empty());
+  ASSERT_EQ(executor_.ensured.back().size(), 1u);
+  EXPECT_EQ(executor_.ensured.back()[0].key.task_id, "a");
+  EXPECT_EQ(executor_.ensured_live_workers, std::set<std::string>{"agent-1"});
 }
 
 }  // namespace
