@@ -5,11 +5,11 @@
 namespace baton {
 
 JobHeartbeat::JobHeartbeat(std::unique_ptr<Store> store, int64_t job_id, Duration interval,
-                           std::function<int()> running_count)
+                           Report report)
     : store_(std::move(store)),
       job_id_(job_id),
       interval_(interval),
-      running_count_(std::move(running_count)),
+      report_(std::move(report)),
       thread_([this] { Loop(); }) {}
 
 JobHeartbeat::~JobHeartbeat() {
@@ -25,7 +25,16 @@ void JobHeartbeat::Loop() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
     lock.unlock();
-    Status beat = store_->HeartbeatJob(job_id_, running_count_ ? running_count_() : 0);
+    std::optional<int> running = report_ ? report_() : std::optional<int>(0);
+    if (!running) {
+      if (healthy_.exchange(false)) {
+        spdlog::error("job {}: its loop has made no progress lately; heartbeats stop until it does",
+                      job_id_);
+      }
+      lock.lock();
+      continue;
+    }
+    Status beat = store_->HeartbeatJob(job_id_, *running);
     if (!beat.ok()) {
       // Log the change of state, not every failed beat of an outage.
       if (healthy_.exchange(false))

@@ -1,7 +1,7 @@
 // JobHeartbeat: records that a daemon is alive, on a thread of its own with a
 // store connection of its own, so that a long scheduling step or a slow store
-// call on the daemon's loop never delays a heartbeat (and a hung store delays
-// only the heartbeat).
+// call on the daemon's loop never delays a heartbeat. It beats only while the
+// daemon says its loop is making progress: a hung loop must look dead.
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/time.h"
@@ -19,10 +20,12 @@ namespace baton {
 
 class JobHeartbeat {
  public:
-  // Beats every `interval` until destroyed; `running_count` is read at each beat
-  // (from this thread: it must be safe to call concurrently).
-  JobHeartbeat(std::unique_ptr<Store> store, int64_t job_id, Duration interval,
-               std::function<int()> running_count);
+  // What the daemon reports at each beat (called from the heartbeat's thread:
+  // it must be safe to call concurrently). nullopt: the loop is stuck, skip the beat.
+  using Report = std::function<std::optional<int>()>;  // the running count
+
+  // Beats every `interval` until destroyed. A null `report` beats with 0.
+  JobHeartbeat(std::unique_ptr<Store> store, int64_t job_id, Duration interval, Report report);
   ~JobHeartbeat();
   JobHeartbeat(const JobHeartbeat&) = delete;
   JobHeartbeat& operator=(const JobHeartbeat&) = delete;
@@ -36,7 +39,7 @@ class JobHeartbeat {
   std::unique_ptr<Store> store_;
   const int64_t job_id_;
   const Duration interval_;
-  std::function<int()> running_count_;
+  Report report_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -65,6 +66,14 @@ class SchedulerDaemon {
     return stop_status_;
   }
 
+  // For the heartbeat thread: nothing while the loop has completed no tick for
+  // half of health_threshold (a hung loop must not look alive).
+  std::optional<int> HeartbeatReport() const {
+    const auto since = DefaultClock().Monotonic() - std::chrono::nanoseconds(last_tick_ns_.load());
+    if (since > config_.scheduler.health_threshold / 2) return std::nullopt;
+    return 0;
+  }
+
  private:
   Result<std::unique_ptr<Executor>> MakeExecutor() {
     Executor::Callbacks callbacks{
@@ -122,6 +131,7 @@ class SchedulerDaemon {
       if (error) return;
       Status ticked = scheduler_->Tick();
       if (!ticked.ok()) spdlog::error("scheduler loop failed: {}", ticked.message());
+      last_tick_ns_ = DefaultClock().Monotonic().count();
       if (options_.num_ticks > 0 && ++ticks_ >= options_.num_ticks) {
         BeginShutdown(0);
         return;
@@ -179,6 +189,8 @@ class SchedulerDaemon {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Scheduler> scheduler_;
   bool flush_posted_ = false;
+  // When the latest tick completed (Monotonic), read by the heartbeat thread.
+  std::atomic<int64_t> last_tick_ns_{DefaultClock().Monotonic().count()};
   bool shutting_down_ = false;
   int ticks_ = 0;
   Status stop_status_;
@@ -210,9 +222,10 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
   {
     auto heartbeat_store = OpenStore(config.store, config.core.home);
     if (!heartbeat_store.ok()) return heartbeat_store.status();
-    JobHeartbeat heartbeat(std::move(heartbeat_store).value(), *job_id,
-                           config.scheduler.heartbeat_interval, nullptr);
     SchedulerDaemon daemon(config, options, **store, *job_id);
+    JobHeartbeat heartbeat(std::move(heartbeat_store).value(), *job_id,
+                           config.scheduler.heartbeat_interval,
+                           [&daemon] { return daemon.HeartbeatReport(); });
     stopped = daemon.Run();
   }
   Status ended = (*store)->EndJob(*job_id);
