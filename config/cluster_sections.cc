@@ -19,8 +19,8 @@ Status ReadStore(const FieldReader& store, StoreConfig* out) {
 Status ReadRedis(const FieldReader& redis, RedisConfig* out) {
   BATON_RETURN_IF_ERROR(redis.ReadNonEmptyString("url", &out->url));
   if (!out->url.starts_with("redis://")) {
-    return redis.Error("url", "expected redis://[:PASSWORD@]HOST[:PORT][/DB], got '" +
-                                  out->url.substr(0, out->url.find('@')) + "'");
+    // Not echoed: the value may carry a password.
+    return redis.Error("url", "expected redis://[:PASSWORD@]HOST[:PORT][/DB]");
   }
   BATON_RETURN_IF_ERROR(redis.ReadString("password_file", &out->password_file));
   BATON_RETURN_IF_ERROR(redis.ReadNonEmptyString("key_prefix", &out->key_prefix));

@@ -1,0 +1,238 @@
+#include "tests/support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace baton::testing {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr auto kStartTimeout = std::chrono::seconds(10);
+constexpr auto kStopTimeout = std::chrono::seconds(5);
+constexpr auto kPollInterval = std::chrono::milliseconds(5);
+constexpr int kPortAttempts = 5;
+
+std::string FindRedisServer() {
+  std::vector<std::string> folders;
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::stringstream entries(path);
+    for (std::string entry; std::getline(entries, entry, ':');) {
+      if (!entry.empty()) folders.push_back(entry);
+    }
+  }
+  for (const char* folder : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) folders.push_back(folder);
+  for (const std::string& folder : folders) {
+    std::string candidate = folder + "/redis-server";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+// A port nobody listens on right now. Another process may take it before the
+// server binds it; Start then tries another.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Whether a server answers PING on the port (+PONG, or -NOAUTH when it wants a
+// password: either way it is up and past loading its data).
+bool Answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  bool answers = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    constexpr char kPing[] = "PING\r\n";
+    char reply[64] = {};
+    if (::send(fd, kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) == sizeof(kPing) - 1) {
+      ssize_t got = ::recv(fd, reply, sizeof(reply) - 1, 0);
+      std::string text(reply, got > 0 ? static_cast<size_t>(got) : 0);
+      answers = text.starts_with("+PONG") || text.starts_with("-NOAUTH");
+    }
+  }
+  ::close(fd);
+  return answers;
+}
+
+std::string PercentEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool RedisServer::Installed() { return !FindRedisServer().empty(); }
+
+RedisServer::RedisServer() : RedisServer(Options()) {}
+
+RedisServer::RedisServer(Options options)
+    : options_(std::move(options)), folder_("baton_redis"), binary_(FindRedisServer()) {}
+
+RedisServer::~RedisServer() { Stop(); }
+
+std::string RedisServer::Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+
+std::string RedisServer::UrlWithPassword() const {
+  if (options_.password.empty()) return Url();
+  return "redis://:" + PercentEncode(options_.password) + "@127.0.0.1:" + std::to_string(port_) +
+         "/0";
+}
+
+Status RedisServer::Start() {
+  if (running()) return Status::Ok();
+  if (binary_.empty()) return Status::NotFound("redis-server is not installed");
+  const bool pick_port = port_ == 0;
+  Status status;
+  for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
+    if (pick_port) port_ = FreePort();
+    status = StartOnce();
+    if (status.ok()) return status;
+  }
+  if (pick_port) port_ = 0;
+  return status;
+}
+
+Status RedisServer::StartOnce() {
+  const std::string dir = folder_.path().string();
+  const std::string log = (folder_.path() / "redis.log").string();
+  std::vector<std::string> args = {binary_,
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir,
+                                   "--logfile",
+                                   log,
+                                   "--daemonize",
+                                   "no",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   options_.persistence ? "yes" : "no",
+                                   "--appendfsync",
+                                   "always"};
+  if (!options_.password.empty()) {
+    args.push_back("--requirepass");
+    args.push_back(options_.password);
+  }
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  // Only async-signal-safe calls between fork and exec: the test may have
+  // threads of its own.
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::IoError("fork for redis-server failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no server behind
+    int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, STDIN_FILENO);
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  Status status = WaitUntilAnswering();
+  if (!status.ok()) Stop();
+  return status;
+}
+
+Status RedisServer::WaitUntilAnswering() {
+  const auto deadline = steady_clock::now() + kStartTimeout;
+  while (steady_clock::now() < deadline) {
+    int wait_status = 0;
+    if (::waitpid(pid_, &wait_status, WNOHANG) == pid_) {
+      pid_ = 0;
+      return Status::Unavailable("redis-server on port " + std::to_string(port_) +
+                                 " exited at start-up: " + LogTail());
+    }
+    if (Answers(port_)) return Status::Ok();
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return Status::Unavailable("redis-server on port " + std::to_string(port_) +
+                             " did not answer within " + std::to_string(kStartTimeout.count()) +
+                             "s: " + LogTail());
+}
+
+std::string RedisServer::LogTail() const {
+  std::ifstream in(folder_.path() / "redis.log");
+  std::stringstream contents;
+  contents << in.rdbuf();
+  std::string text = contents.str();
+  constexpr size_t kTail = 2000;
+  return text.size() > kTail ? text.substr(text.size() - kTail) : text;
+}
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  const auto deadline = steady_clock::now() + kStopTimeout;
+  int wait_status = 0;
+  while (::waitpid(pid_, &wait_status, WNOHANG) == 0) {
+    if (steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &wait_status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  pid_ = 0;
+}
+
+Status RedisServer::FlushByRestart() {
+  Stop();
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder_.path(), error)) {
+    if (entry.path().filename() == "redis.log") continue;
+    std::filesystem::remove_all(entry.path(), error);
+  }
+  return Start();
+}
+
+}  // namespace baton::testing
