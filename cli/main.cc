@@ -41,6 +41,7 @@ int Main(int argc, char** argv) {
   AddTasksCommands(app, context);
   AddJobsCommands(app, context);
   AddSchedulerCommand(app, context);
+  AddAgentCommand(app, context);
 
   try {
     app.parse(argc, argv);

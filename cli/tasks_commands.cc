@@ -1,5 +1,6 @@
 // `baton tasks ...`: the task instances of one run: their states, their logs,
-// clearing them to run again, and why one is not running.
+// clearing them to run again, and why one is not running. A log that is not on
+// this host is fetched from the log server of the agent that ran the try.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/log_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/clock.h"
@@ -102,6 +104,61 @@ struct LogOptions {
   int try_number = 0;  // 0: the instance's current try
 };
 
+// How long `tasks log` waits for an agent's log server.
+constexpr Duration kLogFetchTimeout = std::chrono::seconds(10);
+
+std::string DescribeJobForLog(const JobRecord& job) {
+  std::string text = job.kind == "agent" ? "agent '" + job.name + "'" : job.kind;
+  text += " (job " + std::to_string(job.id) + ") on " + job.hostname;
+  if (!job.endpoint.empty()) text += " at " + job.endpoint;
+  return text;
+}
+
+// The log of a try whose file is not on this host, from the log server of the
+// agent that ran it: the instance's owner for its current try, otherwise an
+// agent running on the host the try ran on.
+Result<std::string> FetchLogFromAgent(Store& store, const TaskInstance& instance, int try_number) {
+  std::string host = try_number == instance.try_number ? instance.hostname : std::string();
+  std::vector<JobRecord> servers;
+  std::string not_serving;
+  if (try_number == instance.try_number && instance.owner_job_id != 0) {
+    auto owner = store.GetJob(instance.owner_job_id);
+    if (!owner.ok()) return owner.status();
+    if (*owner && !(*owner)->endpoint.empty()) {
+      servers.push_back(**owner);
+    } else if (*owner) {
+      not_serving = DescribeJobForLog(**owner) + " serves no logs";
+      host = (*owner)->hostname;
+    }
+  }
+  if (servers.empty()) {
+    auto tries = store.ListTaskTries(instance.key);
+    if (!tries.ok()) return tries.status();
+    for (const TaskTry& task_try : *tries) {
+      if (task_try.try_number == try_number) host = task_try.hostname;
+    }
+    if (host.empty()) return Status::NotFound("the store does not say on which host it ran");
+    auto agents = store.ListRunningJobs("agent");
+    if (!agents.ok()) return agents.status();
+    for (const JobRecord& agent : *agents) {
+      if (agent.hostname == host && !agent.endpoint.empty()) servers.push_back(agent);
+    }
+  }
+  if (servers.empty()) {
+    return Status::NotFound("it ran on " + host + ", where no running agent serves logs" +
+                            (not_serving.empty() ? "" : " (" + not_serving + ")") +
+                            ": read it on that host");
+  }
+  std::string errors;
+  for (const JobRecord& server : servers) {
+    auto log = FetchTaskLog(server.endpoint, instance.key, try_number, kLogFetchTimeout);
+    if (log.ok()) return log;
+    errors +=
+        (errors.empty() ? "" : "; ") + DescribeJobForLog(server) + ": " + log.status().message();
+  }
+  return Status::Unavailable("it ran on " + host + ", and " + errors);
+}
+
 Status ShowLog(CliContext& context, const LogOptions& options) {
   auto instances = RunInstances(context, options.run);
   if (!instances.ok()) return instances.status();
@@ -122,8 +179,19 @@ Status ShowLog(CliContext& context, const LogOptions& options) {
       TaskLogPath(context.config().core.logs_folder, instance->key, try_number);
   std::ifstream log(path, std::ios::binary);
   if (!log) {
-    return Status::NotFound("no log of try " + std::to_string(try_number) + " of task " +
-                            instance->key.ToString() + ": cannot read " + path);
+    // Not on this host: the agent that ran it may serve it.
+    auto store = context.store();
+    if (!store.ok()) return store.status();
+    auto fetched = FetchLogFromAgent(**store, *instance, try_number);
+    if (fetched.ok()) {
+      std::cout << *fetched << std::flush;
+      return Status::Ok();
+    }
+    const std::string problem = "no log of try " + std::to_string(try_number) + " of task " +
+                                instance->key.ToString() + ": " + path + " is not on this host; " +
+                                fetched.status().message();
+    return fetched.status().code() == Status::Code::kUnavailable ? Status::Unavailable(problem)
+                                                                 : Status::NotFound(problem);
   }
   char buffer[1 << 16];
   while (log.read(buffer, sizeof buffer) || log.gcount() > 0) std::cout.write(buffer, log.gcount());

@@ -377,7 +377,9 @@ Status Scheduler::FinishCompletedRuns() {
   return Status::Ok();
 }
 
-Status Scheduler::Flush() {
+Status Scheduler::Flush() { return NotingStoreTrouble(FlushSteps()); }
+
+Status Scheduler::FlushSteps() {
   for (;;) {
     std::vector<Started> started;
     std::vector<TaskOutcome> finished;
@@ -480,7 +482,9 @@ void Scheduler::Sweep() {
   for (auto& [key, run] : runs_) PropagateFrom(*run, run->DecidableInstances());
 }
 
-Status Scheduler::Tick() {
+Status Scheduler::Tick() { return NotingStoreTrouble(TickSteps()); }
+
+Status Scheduler::TickSteps() {
   const TimePoint now = clock_.Now();
   auto dags = store_.ListDags();
   if (!dags.ok()) return dags.status();
@@ -498,14 +502,24 @@ Status Scheduler::Tick() {
   return Flush();
 }
 
+Status Scheduler::NotingStoreTrouble(Status status) {
+  if (!status.ok()) store_trouble_at_ = clock_.Monotonic();
+  return status;
+}
+
 Result<Scheduler::LiveJobs> Scheduler::FindLiveJobs() {
   LiveJobs live;
   live.ids.insert(settings_.job_id);
+  // While this scheduler could not reach the store, nobody else could beat
+  // either: heartbeat ages mean nothing until they have had owner_timeout to
+  // catch up. Only a process known dead on this host is judged meanwhile.
+  const bool ages_tell =
+      !store_trouble_at_ || clock_.Monotonic() - *store_trouble_at_ >= settings_.owner_timeout;
   for (const char* kind : {"scheduler", "agent"}) {
     auto jobs = store_.ListRunningJobs(kind);
     if (!jobs.ok()) return jobs.status();
     for (const JobRecord& job : *jobs) {
-      if (job.heartbeat_age >= settings_.owner_timeout) continue;
+      if (ages_tell && job.heartbeat_age >= settings_.owner_timeout) continue;
       // On this host a dead process is known at once, without waiting for its
       // heartbeat to age: its pid is gone or now names another process.
       if (job.hostname == settings_.hostname && job.pid > 0 &&

@@ -102,6 +102,10 @@ class Scheduler {
     int pid;
   };
 
+  Status TickSteps();
+  Status FlushSteps();
+  // Remembers when a step failed (the store was unreachable, most likely).
+  Status NotingStoreTrouble(Status status);
   ActiveRun* FindRun(const RunKey& key);
   // Puts a run (re)loaded from the store into memory and indexes its instances.
   void AdoptRun(std::unique_ptr<ActiveRun> run);
@@ -153,6 +157,7 @@ class Scheduler {
   bool dispatching_ = true;
   std::optional<std::chrono::nanoseconds> last_orphan_check_;
   std::optional<std::chrono::nanoseconds> last_requeue_check_;
+  std::optional<std::chrono::nanoseconds> store_trouble_at_;  // Monotonic
 
   std::map<std::string, std::shared_ptr<const Dag>> dags_;
   std::map<std::string, bool> paused_;

@@ -11,7 +11,7 @@ build_packages=(
 )
 # The tests start real servers of their own on loopback.
 test_packages=(
-  libgtest-dev libgmock-dev python3 procps mariadb-server redis-server
+  libgtest-dev libgmock-dev python3 python3-redis procps mariadb-server redis-server util-linux
 )
 # The benchmarks run peers beside Baton on the same work.
 bench_packages=(

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "engine/dag_bag.h"
 #include "engine/dag_file.h"
@@ -632,6 +633,32 @@ TEST_F(WorkerRecordedSchedulerTest, QueuedTriesAreCheckedAgainstLiveWorkers) {
   ASSERT_EQ(executor_.ensured.back().size(), 1u);
   EXPECT_EQ(executor_.ensured.back()[0].key.task_id, "a");
   EXPECT_EQ(executor_.ensured_live_workers, std::set<std::string>{"agent-1"});
+}
+
+TEST_F(WorkerRecordedSchedulerTest, AfterAStoreOutageHeartbeatsGetTimeToCatchUp) {
+  Start({kChain});
+  SchedulerSettings settings = OtherSchedulerSettings("test-host", job_id_);
+  settings.owner_timeout = std::chrono::milliseconds(100);
+  settings.orphan_check_interval = Duration(0);
+  Scheduler scheduler(*store_, executor_, clock_, settings);
+  scheduler.SetDags(dags_);
+  Trigger("chain");
+  ASSERT_TRUE(scheduler.Tick().ok());
+  WorkerMoves("a", TaskState::kQueued, TaskState::kRunning);
+  ASSERT_TRUE(store_->HeartbeatJob(job_id_, 0).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the agent's beat is now stale
+
+  // The store goes away for a while: nobody could beat meanwhile.
+  const std::string db = (folder_ / "baton.db").string();
+  ASSERT_EQ(std::system(("sqlite3 " + db + " 'ALTER TABLE dag RENAME TO dag_away'").c_str()), 0);
+  EXPECT_FALSE(scheduler.Tick().ok());
+  ASSERT_EQ(std::system(("sqlite3 " + db + " 'ALTER TABLE dag_away RENAME TO dag'").c_str()), 0);
+  ASSERT_TRUE(scheduler.Tick().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "running") << "judged before its agent could beat";
+
+  clock_.Advance(std::chrono::milliseconds(150));  // time enough to catch up, and it did not
+  ASSERT_TRUE(scheduler.Tick().ok());
+  EXPECT_EQ(States("chain", "run1")["a"], "failed");
 }
 
 }  // namespace

@@ -1,0 +1,175 @@
+// Tests for the agent's intake thread against a real redis-server and a SQLite
+// store: it claims what is queued at the message's try and drops the rest,
+// waits out a store outage with the message held, recognises its own claim
+// whose reply was lost, and gives back what it took when it stops.
+#include "agent/task_intake.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "tests/unit/agent/agent_fixture.h"
+
+namespace baton {
+namespace {
+
+using agent_testing::AgentFixture;
+using agent_testing::FlakyStore;
+using agent_testing::kAgent;
+using agent_testing::kJob;
+using agent_testing::kPrefix;
+
+class TaskIntakeTest : public AgentFixture {
+ protected:
+  void StartIntake(int concurrency) {
+    held_ = std::make_unique<HeldMessages>(concurrency);
+    thread_store_ = AnotherStore();
+    auto flaky = std::make_unique<FlakyStore>(*thread_store_);
+    flaky_ = flaky.get();
+    AgentSettings settings;
+    settings.name = kAgent;
+    settings.queues = {"default"};
+    settings.concurrency = concurrency;
+    settings.hostname = "worker-host";
+    TaskIntake::Options options;
+    options.key_prefix = kPrefix;
+    options.job_id = kJob;
+    options.block = std::chrono::milliseconds(100);
+    options.reply_margin = std::chrono::seconds(2);
+    intake_ = std::make_unique<TaskIntake>(
+        std::move(flaky), Connect(), settings, options, *held_,
+        [this](ClaimedTry claimed) {
+          std::lock_guard lock(mutex_);
+          claimed_.push_back(std::move(claimed));
+        },
+        [this] { stopped_ = true; });
+    intake_->Start();
+  }
+
+  void TearDown() override {
+    if (intake_) {
+      held_->Stop();
+      intake_->Join();
+    }
+  }
+
+  std::vector<ClaimedTry> Claimed() {
+    std::lock_guard lock(mutex_);
+    return claimed_;
+  }
+
+  std::unique_ptr<Store> thread_store_;
+  FlakyStore* flaky_ = nullptr;
+  std::unique_ptr<HeldMessages> held_;
+  std::unique_ptr<TaskIntake> intake_;
+  std::mutex mutex_;
+  std::vector<ClaimedTry> claimed_;
+  std::atomic<bool> stopped_{false};
+};
+
+TEST_F(TaskIntakeTest, ClaimsWhatIsQueuedAtItsTryAndDropsTheRest) {
+  SetState(1, TaskState::kQueued, 1);
+  SetState(3, TaskState::kQueued, 2);
+  SetState(4, TaskState::kRunning, 1, 99);
+  for (const std::string& message : {Message(1, 1), Message(1, 1), Message(2, 1), Message(3, 1),
+                                     Message(4, 1), std::string("{not json"), Message(1, 1)}) {
+    Push(QueueKey(), message);
+  }
+  StartIntake(8);
+  ASSERT_TRUE(WaitFor([&] {
+    return List(QueueKey()).empty() && List(ProcessingKey()).size() == 1;
+  })) << List(ProcessingKey()).size();
+  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 1; }));
+
+  const ClaimedTry claimed = Claimed()[0];
+  EXPECT_EQ(claimed.message, Message(1, 1));
+  EXPECT_EQ(claimed.launch.key, Key(1));
+  EXPECT_EQ(claimed.row.state, TaskState::kRunning);
+  EXPECT_EQ(claimed.row.owner_job_id, kJob);
+  EXPECT_EQ(claimed.row.hostname, "worker-host");
+  EXPECT_EQ(List(ProcessingKey()), std::vector<std::string>{Message(1, 1)});
+  EXPECT_EQ(held_->size(), 1u);
+
+  const TaskInstance row = Row(1);
+  EXPECT_EQ(row.state, TaskState::kRunning);
+  EXPECT_EQ(row.owner_job_id, kJob);
+  EXPECT_TRUE(row.start_date.has_value());
+  auto tries = store_->ListTaskTries(Key(1));
+  ASSERT_TRUE(tries.ok());
+  EXPECT_EQ(tries->size(), 1u);
+
+  // The others are untouched, and the scheduler hears of the one claim.
+  EXPECT_EQ(Row(2).state, TaskState::kNone);
+  EXPECT_EQ(Row(3).state, TaskState::kQueued);
+  EXPECT_EQ(Row(4).owner_job_id, 99);
+  const std::vector<TaskInstance> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key, Key(1));
+  EXPECT_EQ(events[0].state, TaskState::kRunning);
+}
+
+TEST_F(TaskIntakeTest, AStoreOutageHoldsTheMessageUntilTheClaimGoesThrough) {
+  SetState(1, TaskState::kQueued, 1);
+  StartIntake(2);
+  flaky_->outage = true;
+  Push(QueueKey(), Message(1, 1));
+  ASSERT_TRUE(WaitFor([&] { return List(ProcessingKey()).size() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(Claimed().empty());
+  EXPECT_EQ(Row(1).state, TaskState::kQueued);
+
+  flaky_->outage = false;
+  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 1; }));
+  EXPECT_EQ(Row(1).state, TaskState::kRunning);
+  EXPECT_EQ(List(ProcessingKey()), std::vector<std::string>{Message(1, 1)});
+}
+
+TEST_F(TaskIntakeTest, AClaimWhoseReplyWasLostIsRecognisedAsOurs) {
+  SetState(1, TaskState::kQueued, 1);
+  StartIntake(2);
+  flaky_->lose_next_commit_reply = true;
+  Push(QueueKey(), Message(1, 1));
+  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 1; }));
+  EXPECT_EQ(flaky_->transitions_applied, 1);
+  EXPECT_EQ(Row(1).state, TaskState::kRunning);
+  EXPECT_EQ(List(ProcessingKey()), std::vector<std::string>{Message(1, 1)});
+}
+
+TEST_F(TaskIntakeTest, StoppingGivesBackWhatWasTakenButNotClaimed) {
+  SetState(1, TaskState::kQueued, 1);
+  StartIntake(2);
+  flaky_->outage = true;
+  Push(QueueKey(), Message(1, 1));
+  ASSERT_TRUE(WaitFor([&] { return List(ProcessingKey()).size() == 1; }));
+  held_->Stop();
+  intake_->Join();
+  EXPECT_TRUE(stopped_);
+  EXPECT_TRUE(Claimed().empty());
+  EXPECT_TRUE(List(ProcessingKey()).empty());
+  EXPECT_EQ(List(QueueKey()), std::vector<std::string>{Message(1, 1)});
+  EXPECT_EQ(held_->size(), 0u);
+}
+
+TEST_F(TaskIntakeTest, TakesNoMoreThanItsConcurrency) {
+  for (int task = 1; task <= 5; ++task) {
+    SetState(task, TaskState::kQueued, 1);
+    Push(QueueKey(), Message(task, 1));
+  }
+  StartIntake(2);
+  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Claimed().size(), 2u);
+  EXPECT_EQ(List(ProcessingKey()).size(), 2u);
+  EXPECT_EQ(List(QueueKey()).size(), 3u);
+
+  // Acknowledging one frees its slot for the next message.
+  const ClaimedTry first = Claimed()[0];
+  ASSERT_TRUE(redis_->Command({"LREM", ProcessingKey(), "1", first.message}).ok());
+  held_->ReleaseTry(first.id());
+  held_->Remove(first.message);
+  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 3; }));
+  EXPECT_EQ(List(QueueKey()).size(), 2u);
+}
+
+}  // namespace
+}  // namespace baton
