@@ -168,14 +168,8 @@ class StoreRestartTest(BatonTestCase):
 
         self.run_through_store_outage(crash)
 
-    # Known bug: once the store is back, the scheduler's first orphan check finds
-    # every agent's heartbeat older than health_threshold (none could be written
-    # during the outage) and fails their running tries as zombies, although the
-    # agents are alive and the tasks exit 0 ("the scheduler decided first; not
-    # recorded"). The scheduler was as blind as the agents: it should not judge
-    # owners until they had health_threshold to heartbeat again. Remove the
-    # marker when fixed (an unexpected success fails the run).
-    @unittest.expectedFailure
+    # No heartbeat could be written during the outage, the scheduler's neither:
+    # it must give owners health_threshold to beat again before judging them.
     def test_run_completes_after_a_store_outage_longer_than_the_health_threshold(self):
         def long_outage(mariadb):
             mariadb.stop()
