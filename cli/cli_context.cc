@@ -79,7 +79,7 @@ Status CliContext::LoadConfig(const std::string& config_option) {
 
 Result<Store*> CliContext::unchecked_store() {
   if (!store_) {
-    auto opened = OpenStore(config_.store.url, home_);
+    auto opened = OpenStore(config_.store, home_);
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
   }

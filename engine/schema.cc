@@ -114,8 +114,18 @@ constexpr std::string_view kVersion1[] = {
     "CREATE INDEX job_kind_state_idx ON job (kind, state, latest_heartbeat)",
 };
 
+// An agent's row names it, lists its queues and where its log server listens,
+// and its heartbeat carries how many tries it runs.
+constexpr std::string_view kVersion2[] = {
+    "ALTER TABLE job ADD COLUMN name VARCHAR(250) NOT NULL DEFAULT ''",
+    "ALTER TABLE job ADD COLUMN queues VARCHAR(1000) NOT NULL DEFAULT ''",
+    "ALTER TABLE job ADD COLUMN endpoint VARCHAR(250) NOT NULL DEFAULT ''",
+    "ALTER TABLE job ADD COLUMN running_count INTEGER NOT NULL DEFAULT 0",
+};
+
 constexpr MigrationSource kMigrations[] = {
     {1, kVersion1},
+    {2, kVersion2},
 };
 
 static_assert(kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,

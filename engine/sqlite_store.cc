@@ -1,6 +1,5 @@
-// SqliteStore: the Store's SQL for SQLite, and the mapping between its rows and
-// the store's structs. Each struct's columns are listed once, next to the one
-// function that reads them and the one that binds them, in the same order.
+// SqliteStore: the Store's SQL for SQLite, and SqliteStatement, through which the
+// shared row mapping (engine/store_rows.h) reads and binds its rows.
 #include "engine/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "engine/schema.h"
+#include "engine/store_rows.h"
 
 namespace baton {
 
@@ -160,230 +160,6 @@ constexpr int kBusyTimeoutMillis = 5000;
 constexpr std::string_view kDatabaseNow =
     "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
 
-// Column lists, spelled in SQL as {name}. Each matches a Read* and Bind*
-// function below.
-constexpr std::string_view kDagColumns = "dag_id, file, schedule, is_paused, last_parsed";
-constexpr std::string_view kImportErrorColumns = "file, message, recorded_at";
-constexpr std::string_view kDagRunColumns =
-    "dag_id, run_id, state, run_type, logical_date, data_interval_start, data_interval_end, "
-    "start_date, end_date, conf";
-constexpr std::string_view kTaskInstanceColumns =
-    "dag_id, run_id, task_id, state, try_number, start_date, end_date, exit_code, next_retry_at, "
-    "pool, priority, queue, hostname, pid, owner_job_id";
-constexpr std::string_view kTaskTryColumns =
-    "dag_id, run_id, task_id, try_number, state, hostname, pid, start_date, end_date, exit_code";
-constexpr std::string_view kJobColumns =
-    "id, kind, hostname, pid, process_start_ticks, state, start_date, latest_heartbeat";
-
-constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kSqlPlaceholders{{
-    {"{now}", kDatabaseNow},
-    {"{dag_columns}", kDagColumns},
-    {"{import_error_columns}", kImportErrorColumns},
-    {"{dag_run_columns}", kDagRunColumns},
-    {"{task_instance_columns}", kTaskInstanceColumns},
-    {"{task_try_columns}", kTaskTryColumns},
-    {"{job_columns}", kJobColumns},
-}};
-
-std::string ExpandSql(std::string_view sql) {
-  std::string text(sql);
-  for (const auto& [placeholder, replacement] : kSqlPlaceholders) {
-    for (size_t at = text.find(placeholder); at != std::string::npos;
-         at = text.find(placeholder, at + replacement.size())) {
-      text.replace(at, placeholder.size(), replacement);
-    }
-  }
-  return text;
-}
-
-template <typename T>
-Result<T> ParseStored(std::optional<T> value, std::string_view what, const std::string& text) {
-  if (!value) {
-    return Status::Internal("the store holds an unknown " + std::string(what) + " '" + text + "'");
-  }
-  return *value;
-}
-
-Result<DagRecord> ReadDag(SqliteStatement& row) {
-  DagRecord dag;
-  dag.dag_id = row.Text();
-  dag.file = row.Text();
-  dag.schedule = row.Text();
-  dag.is_paused = row.Int() != 0;
-  dag.last_parsed = row.OptionalTime();
-  return dag;
-}
-
-void BindDag(SqliteStatement& statement, const DagRecord& dag) {
-  statement.Bind(dag.dag_id, dag.file, dag.schedule, dag.is_paused ? 1 : 0, dag.last_parsed);
-}
-
-Result<ImportError> ReadImportError(SqliteStatement& row) {
-  ImportError error;
-  error.file = row.Text();
-  error.message = row.Text();
-  error.recorded_at = row.Time();
-  return error;
-}
-
-void BindImportError(SqliteStatement& statement, const ImportError& error) {
-  statement.Bind(error.file, error.message, error.recorded_at);
-}
-
-Result<DagRun> ReadDagRun(SqliteStatement& row) {
-  DagRun run;
-  run.dag_id = row.Text();
-  run.run_id = row.Text();
-  const std::string state = row.Text();
-  const std::string run_type = row.Text();
-  run.logical_date = row.Time();
-  run.data_interval_start = row.Time();
-  run.data_interval_end = row.Time();
-  run.start_date = row.OptionalTime();
-  run.end_date = row.OptionalTime();
-  run.conf_json = row.Text();
-  auto parsed_state = ParseStored(ParseRunState(state), "run state", state);
-  if (!parsed_state.ok()) return parsed_state.status();
-  auto parsed_type = ParseStored(ParseRunType(run_type), "run type", run_type);
-  if (!parsed_type.ok()) return parsed_type.status();
-  run.state = *parsed_state;
-  run.run_type = *parsed_type;
-  return run;
-}
-
-void BindDagRun(SqliteStatement& statement, const DagRun& run) {
-  statement.Bind(run.dag_id, run.run_id, ToString(run.state), ToString(run.run_type),
-                 run.logical_date, run.data_interval_start, run.data_interval_end, run.start_date,
-                 run.end_date, run.conf_json);
-}
-
-Result<TaskInstance> ReadTaskInstance(SqliteStatement& row) {
-  TaskInstance ti;
-  ti.key.dag_id = row.Text();
-  ti.key.run_id = row.Text();
-  ti.key.task_id = row.Text();
-  const std::string state = row.Text();
-  ti.try_number = row.Int32();
-  ti.start_date = row.OptionalTime();
-  ti.end_date = row.OptionalTime();
-  ti.exit_code = row.OptionalInt32();
-  ti.next_retry_at = row.OptionalTime();
-  ti.pool = row.Text();
-  ti.priority = row.Int32();
-  ti.queue = row.Text();
-  ti.hostname = row.Text();
-  ti.pid = row.Int32();
-  ti.owner_job_id = row.Int();
-  auto parsed_state = ParseStored(ParseTaskState(state), "task state", state);
-  if (!parsed_state.ok()) return parsed_state.status();
-  ti.state = *parsed_state;
-  return ti;
-}
-
-// Binds ?1 to ?15; the statements below refer to the columns by those numbers.
-void BindTaskInstance(SqliteStatement& statement, const TaskInstance& ti) {
-  statement.Bind(ti.key.dag_id, ti.key.run_id, ti.key.task_id, ToString(ti.state), ti.try_number,
-                 ti.start_date, ti.end_date, ti.exit_code, ti.next_retry_at, ti.pool, ti.priority,
-                 ti.queue, ti.hostname, ti.pid, ti.owner_job_id);
-}
-
-Result<TaskTry> ReadTaskTry(SqliteStatement& row) {
-  TaskTry task_try;
-  task_try.key.dag_id = row.Text();
-  task_try.key.run_id = row.Text();
-  task_try.key.task_id = row.Text();
-  task_try.try_number = row.Int32();
-  const std::string state = row.Text();
-  task_try.hostname = row.Text();
-  task_try.pid = row.Int32();
-  task_try.start_date = row.Time();
-  task_try.end_date = row.OptionalTime();
-  task_try.exit_code = row.OptionalInt32();
-  auto parsed_state = ParseStored(ParseTaskState(state), "task state", state);
-  if (!parsed_state.ok()) return parsed_state.status();
-  task_try.state = *parsed_state;
-  return task_try;
-}
-
-void BindTaskTry(SqliteStatement& statement, const TaskTry& task_try) {
-  statement.Bind(task_try.key.dag_id, task_try.key.run_id, task_try.key.task_id,
-                 task_try.try_number, ToString(task_try.state), task_try.hostname, task_try.pid,
-                 task_try.start_date, task_try.end_date, task_try.exit_code);
-}
-
-// Reads kJobColumns; the id and both dates are the database's.
-Result<JobRecord> ReadJob(SqliteStatement& row) {
-  JobRecord job;
-  job.id = row.Int();
-  job.kind = row.Text();
-  job.hostname = row.Text();
-  job.pid = row.Int32();
-  job.process_start_ticks = row.Int();
-  job.state = row.Text();
-  job.start_date = row.Time();
-  job.latest_heartbeat = row.Time();
-  return job;
-}
-
-// Reads kJobColumns followed by the heartbeat's age in microseconds.
-Result<JobRecord> ReadRunningJob(SqliteStatement& row) {
-  auto job = ReadJob(row);
-  if (!job.ok()) return job;
-  job->heartbeat_age = std::chrono::duration_cast<Duration>(Micros(row.Int()));
-  return job;
-}
-
-// Every row the statement returns, each read by `read`.
-template <typename Row>
-Result<std::vector<Row>> ReadAll(SqliteStatement& statement,
-                                 Result<Row> (*read)(SqliteStatement&)) {
-  std::vector<Row> rows;
-  for (;;) {
-    auto more = statement.Step();
-    if (!more.ok()) return more.status();
-    if (!*more) return rows;
-    auto row = read(statement);
-    if (!row.ok()) return row.status();
-    rows.push_back(std::move(*row));
-  }
-}
-
-// The one row the statement returns, or nothing.
-template <typename Row>
-Result<std::optional<Row>> ReadOptional(SqliteStatement& statement,
-                                        Result<Row> (*read)(SqliteStatement&)) {
-  auto more = statement.Step();
-  if (!more.ok()) return more.status();
-  if (!*more) return std::optional<Row>();
-  auto row = read(statement);
-  if (!row.ok()) return row.status();
-  return std::optional(std::move(*row));
-}
-
-const Status& StatusOf(const Status& status) { return status; }
-template <typename T>
-const Status& StatusOf(const Result<T>& result) {
-  return result.status();
-}
-
-bool EntersRunning(const TaskTransition& transition) {
-  return transition.updated.state == TaskState::kRunning &&
-         transition.expected_state != TaskState::kRunning;
-}
-
-bool LeavesRunning(const TaskTransition& transition) {
-  return transition.expected_state == TaskState::kRunning &&
-         transition.updated.state != TaskState::kRunning;
-}
-
-Status JobNotFound(int64_t job_id) {
-  return Status::NotFound("job " + std::to_string(job_id) + " is not in the store");
-}
-
-std::string RunName(const std::string& dag_id, const std::string& run_id) {
-  return "dag run '" + run_id + "' of '" + dag_id + "'";
-}
-
 }  // namespace
 
 SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -447,7 +223,7 @@ Result<SqliteStatement> SqliteStore::Prepare(std::string_view sql) {
   BATON_RETURN_IF_ERROR(Connect(/*create=*/false));
   auto cached = statements_.find(sql);
   if (cached != statements_.end()) return SqliteStatement(cached->second);
-  const std::string text = ExpandSql(sql);
+  const std::string text = ExpandStoreSql(sql, kDatabaseNow);
   sqlite3_stmt* statement = nullptr;
   if (sqlite3_prepare_v3(db_, text.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) !=
       SQLITE_OK) {
@@ -553,7 +329,7 @@ Status SqliteStore::SyncDag(const DagRecord& dag, bool paused_on_create) {
         "ON CONFLICT (dag_id) DO UPDATE SET file = excluded.file, "
         "schedule = excluded.schedule, last_parsed = excluded.last_parsed");
     if (!statement.ok()) return statement.status();
-    BindDag(*statement, inserted);
+    DagRows::Bind(*statement, inserted);
     auto changed = statement->Run();
     return changed.ok() ? Status::Ok() : changed.status();
   });
@@ -563,13 +339,13 @@ Result<std::optional<DagRecord>> SqliteStore::GetDag(const std::string& dag_id) 
   auto statement = Prepare("SELECT {dag_columns} FROM dag WHERE dag_id = ?1");
   if (!statement.ok()) return statement.status();
   statement->Bind(dag_id);
-  return ReadOptional(*statement, ReadDag);
+  return ReadOptional<DagRows>(*statement);
 }
 
 Result<std::vector<DagRecord>> SqliteStore::ListDags() {
   auto statement = Prepare("SELECT {dag_columns} FROM dag ORDER BY dag_id");
   if (!statement.ok()) return statement.status();
-  return ReadAll(*statement, ReadDag);
+  return ReadAll<DagRows>(*statement);
 }
 
 Status SqliteStore::SetDagPaused(const std::string& dag_id, bool paused) {
@@ -590,7 +366,7 @@ Status SqliteStore::ReplaceImportErrors(const std::vector<ImportError>& errors) 
       auto statement =
           Prepare("INSERT INTO import_error ({import_error_columns}) VALUES (?1, ?2, ?3)");
       if (!statement.ok()) return statement.status();
-      BindImportError(*statement, error);
+      ImportErrorRows::Bind(*statement, error);
       auto changed = statement->Run();
       if (!changed.ok()) return changed.status();
     }
@@ -601,23 +377,18 @@ Status SqliteStore::ReplaceImportErrors(const std::vector<ImportError>& errors) 
 Result<std::vector<ImportError>> SqliteStore::ListImportErrors() {
   auto statement = Prepare("SELECT {import_error_columns} FROM import_error ORDER BY file, id");
   if (!statement.ok()) return statement.status();
-  return ReadAll(*statement, ReadImportError);
+  return ReadAll<ImportErrorRows>(*statement);
 }
 
 Result<bool> SqliteStore::CreateDagRun(const DagRun& run,
                                        const std::vector<TaskInstance>& task_instances) {
-  for (const TaskInstance& ti : task_instances) {
-    if (ti.key.dag_id != run.dag_id || ti.key.run_id != run.run_id) {
-      return Status::InvalidInput("task instance " + ti.key.ToString() + " does not belong to " +
-                                  RunName(run.dag_id, run.run_id));
-    }
-  }
+  BATON_RETURN_IF_ERROR(CheckTaskInstancesOfRun(run, task_instances));
   return WriteTransaction([&]() -> Result<bool> {
     auto insert_run = Prepare(
         "INSERT INTO dag_run ({dag_run_columns}, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {now})");
     if (!insert_run.ok()) return insert_run.status();
-    BindDagRun(*insert_run, run);
+    DagRunRows::Bind(*insert_run, run);
     auto inserted = insert_run->Run();
     if (!inserted.ok()) {
       if (!insert_run->FailedOnUniqueKey()) return inserted.status();
@@ -629,7 +400,7 @@ Result<bool> SqliteStore::CreateDagRun(const DagRun& run,
           "INSERT INTO task_instance ({task_instance_columns}, updated_at) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, {now})");
       if (!insert_ti.ok()) return insert_ti.status();
-      BindTaskInstance(*insert_ti, ti);
+      TaskInstanceRows::Bind(*insert_ti, ti);
       auto changed = insert_ti->Run();
       if (!changed.ok()) {
         if (!insert_ti->FailedOnUniqueKey()) return changed.status();
@@ -647,7 +418,7 @@ Result<std::optional<DagRun>> SqliteStore::GetDagRun(const std::string& dag_id,
       Prepare("SELECT {dag_run_columns} FROM dag_run WHERE dag_id = ?1 AND run_id = ?2");
   if (!statement.ok()) return statement.status();
   statement->Bind(dag_id, run_id);
-  return ReadOptional(*statement, ReadDagRun);
+  return ReadOptional<DagRunRows>(*statement);
 }
 
 Result<std::vector<DagRun>> SqliteStore::ListDagRuns(const RunFilter& filter) {
@@ -662,7 +433,7 @@ Result<std::vector<DagRun>> SqliteStore::ListDagRuns(const RunFilter& filter) {
   if (filter.state) statement->Bind(ToString(*filter.state));
   // SQLite reads a negative limit as none.
   statement->Bind(filter.limit > 0 ? filter.limit : -1);
-  return ReadAll(*statement, ReadDagRun);
+  return ReadAll<DagRunRows>(*statement);
 }
 
 Status SqliteStore::SetDagRunState(const std::string& dag_id, const std::string& run_id,
@@ -703,7 +474,16 @@ Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstances(const std::stri
       "WHERE dag_id = ?1 AND run_id = ?2 ORDER BY task_id");
   if (!statement.ok()) return statement.status();
   statement->Bind(dag_id, run_id);
-  return ReadAll(*statement, ReadTaskInstance);
+  return ReadAll<TaskInstanceRows>(*statement);
+}
+
+Result<std::optional<TaskInstance>> SqliteStore::GetTaskInstance(const TaskInstanceKey& key) {
+  auto statement = Prepare(
+      "SELECT {task_instance_columns} FROM task_instance "
+      "WHERE dag_id = ?1 AND run_id = ?2 AND task_id = ?3");
+  if (!statement.ok()) return statement.status();
+  statement->Bind(key.dag_id, key.run_id, key.task_id);
+  return ReadOptional<TaskInstanceRows>(*statement);
 }
 
 Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstancesOfActiveRuns() {
@@ -713,7 +493,7 @@ Result<std::vector<TaskInstance>> SqliteStore::ListTaskInstancesOfActiveRuns() {
       "ORDER BY dag_id, run_id, task_id");
   if (!statement.ok()) return statement.status();
   statement->Bind(ToString(RunState::kQueued), ToString(RunState::kRunning));
-  return ReadAll(*statement, ReadTaskInstance);
+  return ReadAll<TaskInstanceRows>(*statement);
 }
 
 Result<bool> SqliteStore::ApplyTransition(const TaskTransition& transition) {
@@ -740,7 +520,7 @@ Result<bool> SqliteStore::UpdateTaskInstance(const TaskTransition& transition) {
       "hostname = ?13, pid = ?14, owner_job_id = ?15, updated_at = {now} "
       "WHERE dag_id = ?1 AND run_id = ?2 AND task_id = ?3 AND state = ?16 AND try_number = ?17");
   if (!update.ok()) return update.status();
-  BindTaskInstance(*update, transition.updated);
+  TaskInstanceRows::Bind(*update, transition.updated);
   auto changed = update->Bind(ToString(transition.expected_state), transition.expected_try).Run();
   if (!changed.ok()) return changed.status();
   return *changed == 1;
@@ -764,7 +544,7 @@ Result<bool> SqliteStore::StartTry(const TaskInstance& ti) {
       "INSERT INTO task_try ({task_try_columns}) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!insert.ok()) return insert.status();
-  BindTaskTry(*insert, task_try);
+  TaskTryRows::Bind(*insert, task_try);
   auto inserted = insert->Run();
   if (inserted.ok()) return true;
   if (insert->FailedOnUniqueKey()) return false;
@@ -834,27 +614,28 @@ Result<std::vector<TaskTry>> SqliteStore::ListTaskTries(const TaskInstanceKey& k
       "WHERE dag_id = ?1 AND run_id = ?2 AND task_id = ?3 ORDER BY try_number");
   if (!statement.ok()) return statement.status();
   statement->Bind(key.dag_id, key.run_id, key.task_id);
-  return ReadAll(*statement, ReadTaskTry);
+  return ReadAll<TaskTryRows>(*statement);
 }
 
 Result<int64_t> SqliteStore::RegisterJob(const JobRecord& job) {
   return WriteTransaction([&]() -> Result<int64_t> {
     auto statement = Prepare(
-        "INSERT INTO job (kind, hostname, pid, process_start_ticks, state, start_date, "
-        "latest_heartbeat) VALUES (?1, ?2, ?3, ?4, ?5, {now}, {now}) RETURNING id");
+        "INSERT INTO job ({registered_job_columns}, start_date, latest_heartbeat) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, {now}, {now}) RETURNING id");
     if (!statement.ok()) return statement.status();
-    statement->Bind(job.kind, job.hostname, job.pid, job.process_start_ticks, kJobRunning);
+    JobRows::Bind(*statement, job);
     auto row = statement->Step();
     if (!row.ok()) return row.status();
     return statement->Int();
   });
 }
 
-Status SqliteStore::HeartbeatJob(int64_t job_id) {
+Status SqliteStore::HeartbeatJob(int64_t job_id, int running_count) {
   return WriteTransaction([&]() -> Status {
-    auto statement = Prepare("UPDATE job SET latest_heartbeat = {now} WHERE id = ?1");
+    auto statement =
+        Prepare("UPDATE job SET latest_heartbeat = {now}, running_count = ?2 WHERE id = ?1");
     if (!statement.ok()) return statement.status();
-    auto changed = statement->Bind(job_id).Run();
+    auto changed = statement->Bind(job_id, running_count).Run();
     if (!changed.ok()) return changed.status();
     return *changed == 0 ? JobNotFound(job_id) : Status::Ok();
   });
@@ -876,7 +657,14 @@ Result<std::vector<JobRecord>> SqliteStore::ListRunningJobs(const std::string& k
       "WHERE kind = ?1 AND state = ?2 ORDER BY latest_heartbeat DESC, id DESC");
   if (!statement.ok()) return statement.status();
   statement->Bind(kind, kJobRunning);
-  return ReadAll(*statement, ReadRunningJob);
+  return ReadAll<JobRows>(*statement);
+}
+
+Result<std::optional<JobRecord>> SqliteStore::GetJob(int64_t job_id) {
+  auto statement = Prepare("SELECT {job_columns}, {now} - latest_heartbeat FROM job WHERE id = ?1");
+  if (!statement.ok()) return statement.status();
+  statement->Bind(job_id);
+  return ReadOptional<JobRows>(*statement);
 }
 
 }  // namespace baton

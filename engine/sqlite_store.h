@@ -52,6 +52,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<TaskInstance>> ListTaskInstances(const std::string& dag_id,
                                                       const std::string& run_id) override;
+  Result<std::optional<TaskInstance>> GetTaskInstance(const TaskInstanceKey& key) override;
   Result<std::vector<TaskInstance>> ListTaskInstancesOfActiveRuns() override;
   Result<std::vector<bool>> ApplyTransitions(
       const std::vector<TaskTransition>& transitions) override;
@@ -60,9 +61,10 @@ class SqliteStore final : public Store {
   Result<std::vector<TaskTry>> ListTaskTries(const TaskInstanceKey& key) override;
 
   Result<int64_t> RegisterJob(const JobRecord& job) override;
-  Status HeartbeatJob(int64_t job_id) override;
+  Status HeartbeatJob(int64_t job_id, int running_count) override;
   Status EndJob(int64_t job_id) override;
   Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) override;
+  Result<std::optional<JobRecord>> GetJob(int64_t job_id) override;
 
  private:
   // Opens the connection if it is not open yet; `create` makes the file.

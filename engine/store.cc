@@ -2,13 +2,15 @@
 // keys, and OpenStore, which picks the backend a store URL names.
 #include "engine/store.h"
 
-#include "common/enum_names.h"
-
 #include <array>
 #include <filesystem>
 #include <tuple>
 #include <utility>
 
+#include "common/enum_names.h"
+#include "common/secret.h"
+#include "engine/mysql_store.h"
+#include "engine/mysql_url.h"
 #include "engine/sqlite_store.h"
 
 namespace baton {
@@ -22,11 +24,11 @@ constexpr std::array<std::pair<RunType, std::string_view>, 3> kRunTypeNames{{
 
 constexpr std::string_view kAcceptedUrls =
     "expected sqlite:///absolute/path.db, sqlite:relative/path.db (relative to the Baton home) "
-    "or mysql://...";
+    "or mysql://USER@HOST[:PORT]/DATABASE";
 
 Status BadUrl(const std::string& url, std::string_view problem) {
-  return Status::InvalidInput("store url '" + url + "': " + std::string(problem) + "; " +
-                              std::string(kAcceptedUrls));
+  return Status::InvalidInput("store url '" + HidePassword(url) + "': " + std::string(problem) +
+                              "; " + std::string(kAcceptedUrls));
 }
 
 // "sqlite:///abs/path.db" or "sqlite:rel/path.db" to a file path.
@@ -59,15 +61,20 @@ bool TaskInstanceKey::operator<(const TaskInstanceKey& other) const {
 
 std::string TaskInstanceKey::ToString() const { return dag_id + "/" + run_id + "/" + task_id; }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const std::string& home) {
+Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::string& home) {
+  const std::string& url = config.url;
   if (url.starts_with("sqlite:")) {
     auto path = SqlitePath(url, home);
     if (!path.ok()) return path.status();
     return std::unique_ptr<Store>(std::make_unique<SqliteStore>(path->string()));
   }
-  // The URL may carry a password: do not repeat it.
   if (url.starts_with("mysql://")) {
-    return Status::InvalidInput("MySQL/MariaDB store is not available in this build");
+    auto parsed = ParseMySqlUrl(url);
+    if (!parsed.ok()) return parsed.status();
+    auto password = ReadSecret("BATON_STORE_PASSWORD", config.password_file);
+    if (!password.ok()) return password.status().WithContext("store " + parsed->Name());
+    return std::unique_ptr<Store>(
+        std::make_unique<MySqlStore>(std::move(*parsed), std::move(*password), config));
   }
   return BadUrl(url, "unknown kind of store");
 }

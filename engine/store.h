@@ -114,10 +114,10 @@ inline constexpr std::string_view kJobEnded = "ended";
 // A daemon's row: the scheduler, agents, and later controllers.
 struct JobRecord {
   int64_t id = 0;
-  std::string kind;  // "scheduler", "agent", ...
-  std::string name;  // an agent's name (unique among agents); empty for others
-  std::string queues;  // an agent's queues, comma-separated
-  std::string endpoint;  // "host:port" of an agent's log server; empty: none
+  std::string kind;       // "scheduler", "agent", ...
+  std::string name;       // an agent's name (unique among agents); empty for others
+  std::string queues;     // an agent's queues, comma-separated
+  std::string endpoint;   // "host:port" of an agent's log server; empty: none
   int running_count = 0;  // tries an agent runs, as of its latest heartbeat
   std::string hostname;
   int pid = 0;

@@ -1,0 +1,635 @@
+// MySqlStore: the Store's SQL for MySQL/MariaDB; every call runs through the retrying
+// runners of engine/mysql_retry.h.
+#include "engine/mysql_store.h"
+
+#include <mysqld_error.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <tuple>
+#include <utility>
+
+#include "engine/mysql_retry.h"
+#include "engine/mysql_statement.h"
+#include "engine/schema.h"
+#include "engine/store_rows.h"
+
+namespace baton {
+namespace {
+
+// Microseconds since the epoch, UTC, by the server's clock; independent of the
+// session's time zone.
+constexpr std::string_view kServerNow =
+    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))";
+
+std::string ExpandSql(std::string_view sql) { return ExpandStoreSql(sql, kServerNow); }
+
+// What a migration statement meets when what it makes is already there: the
+// migration was cut off halfway before.
+bool AlreadyApplied(unsigned int error_number) {
+  return error_number == ER_TABLE_EXISTS_ERROR || error_number == ER_DUP_FIELDNAME ||
+         error_number == ER_DUP_KEYNAME || error_number == ER_DUP_CONSTRAINT_NAME;
+}
+
+std::string QuoteIdentifier(std::string_view name) {
+  std::string quoted = "`";
+  for (char c : name) quoted += c == '`' ? std::string("``") : std::string(1, c);
+  return quoted + "`";
+}
+
+// Seconds to wait for the migration lock: less than the read timeout, so the
+// server answers before the client gives up on it.
+int LockWaitSeconds(const MySqlOptions& options) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.io_timeout / 2);
+  return static_cast<int>(std::max<int64_t>(1, seconds.count()));
+}
+
+bool SameFields(const TaskInstance& a, const TaskInstance& b) {
+  return std::tie(a.state, a.try_number, a.start_date, a.end_date, a.exit_code, a.next_retry_at,
+                  a.pool, a.priority, a.queue, a.hostname, a.pid, a.owner_job_id) ==
+         std::tie(b.state, b.try_number, b.start_date, b.end_date, b.exit_code, b.next_retry_at,
+                  b.pool, b.priority, b.queue, b.hostname, b.pid, b.owner_job_id);
+}
+
+// Task instances go in multi-row INSERTs of up to this many rows; a batch is cut
+// into powers of two, so that a handful of statements serves every size.
+constexpr size_t kMaxRowsPerInsert = 32;
+
+const std::string& InsertTaskInstancesSql(size_t rows) {
+  static const auto statements = [] {
+    std::map<size_t, std::string> sql;
+    for (size_t count = 1; count <= kMaxRowsPerInsert; count *= 2) {
+      std::string& text = sql[count];
+      text = "INSERT INTO task_instance ({task_instance_columns}, updated_at) VALUES ";
+      for (size_t row = 0; row < count; ++row) {
+        text += row == 0 ? "" : ", ";
+        text += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now})";
+      }
+    }
+    return sql;
+  }();
+  return statements.at(rows);
+}
+
+const std::string& UpdateTaskInstanceSql() {
+  static const std::string sql = "UPDATE task_instance SET " +
+                                 std::string(TaskInstanceRows::kFieldAssignments) +
+                                 ", updated_at = {now} WHERE dag_id = ? AND run_id = ? AND "
+                                 "task_id = ? AND state = ? AND try_number = ?";
+  return sql;
+}
+
+// An `applied` for a transaction that is harmless to run twice.
+Result<bool> RunAgain(const auto&) { return false; }
+
+Result<std::optional<DagRun>> SelectDagRun(MySqlConnection& connection, const std::string& dag_id,
+                                           const std::string& run_id) {
+  auto statement =
+      connection.Prepare("SELECT {dag_run_columns} FROM dag_run WHERE dag_id = ? AND run_id = ?");
+  if (!statement.ok()) return statement.status();
+  (*statement)->Bind(dag_id, run_id);
+  return ReadOptional<DagRunRows>(**statement);
+}
+
+Result<std::optional<TaskInstance>> SelectTaskInstance(MySqlConnection& connection,
+                                                       const TaskInstanceKey& key) {
+  auto statement = connection.Prepare(
+      "SELECT {task_instance_columns} FROM task_instance "
+      "WHERE dag_id = ? AND run_id = ? AND task_id = ?");
+  if (!statement.ok()) return statement.status();
+  TaskInstanceRows::BindKey(**statement, key);
+  return ReadOptional<TaskInstanceRows>(**statement);
+}
+
+MySqlOptions OptionsFor(MySqlUrl url, std::string password, const StoreConfig& config) {
+  MySqlOptions options;
+  options.url = std::move(url);
+  options.password = std::move(password);
+  options.connect_timeout = config.connect_timeout;
+  options.io_timeout = config.io_timeout;
+  options.expand_sql = ExpandSql;
+  return options;
+}
+
+}  // namespace
+
+MySqlStore::MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config)
+    : connection_(OptionsFor(std::move(url), std::move(password), config)) {}
+
+MySqlStore::~MySqlStore() = default;
+
+Status MySqlStore::Migrate() {
+  Status connected = connection_.Connect();
+  if (connected.code() == Status::Code::kNotFound) BATON_RETURN_IF_ERROR(CreateDatabase());
+  return RunRetrying(connection_, [&] { return MigrateOnce(); });
+}
+
+Status MySqlStore::CreateDatabase() {
+  MySqlConnection server(connection_.options());
+  BATON_RETURN_IF_ERROR(server.Connect(/*with_database=*/false));
+  // Binary collation: keys compare byte for byte, as they do in SQLite.
+  return server.Execute("CREATE DATABASE IF NOT EXISTS " +
+                        QuoteIdentifier(connection_.options().url.database) +
+                        " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+}
+
+Status MySqlStore::MigrateOnce() {
+  // A named lock serializes migrations. It lives as long as the connection: a
+  // lost connection ends this attempt, and the next one takes the lock again.
+  const std::string lock = ("baton_migrate." + connection_.options().url.database).substr(0, 64);
+  auto acquire = Prepare("SELECT GET_LOCK(?, ?)");
+  if (!acquire.ok()) return acquire.status();
+  auto row = (*acquire)->Bind(lock, LockWaitSeconds(connection_.options())).Step();
+  if (!row.ok()) return row.status();
+  if ((*acquire)->IsNull() || (*acquire)->Int() != 1) {
+    return Status::Unavailable(
+        "store " + connection_.name() + ": another process has been migrating the store for " +
+        std::to_string(LockWaitSeconds(connection_.options())) + " s; try again when it is done");
+  }
+  Status migrated = ApplyMigrations();
+  if (auto release = Prepare("SELECT RELEASE_LOCK(?)"); release.ok()) {
+    // A failed release changes nothing: the lock goes with the connection.
+    (void)(*release)->Bind(lock).Step();
+  }
+  return migrated;
+}
+
+Status MySqlStore::ApplyMigrations() {
+  BATON_RETURN_IF_ERROR(connection_.Execute(SchemaVersionTableStatement(SqlDialect::kMariaDb)));
+  auto current = ReadSchemaVersion();
+  if (!current.ok()) return current.status();
+  if (*current > kSchemaVersion) {
+    return Status::Internal("store " + connection_.name() + " has schema version " +
+                            std::to_string(*current) + ", newer than this binary's " +
+                            std::to_string(kSchemaVersion) + ": upgrade Baton to use it");
+  }
+  for (const Migration& migration : SchemaMigrations(SqlDialect::kMariaDb)) {
+    if (migration.version <= *current) continue;
+    for (const std::string& statement : migration.statements) {
+      Status applied = connection_.Execute(statement);
+      if (!applied.ok() && !AlreadyApplied(connection_.last_error())) {
+        return applied.WithContext("migration to schema version " +
+                                   std::to_string(migration.version));
+      }
+    }
+    auto record = Prepare("INSERT IGNORE INTO baton_schema (version) VALUES (?)");
+    if (!record.ok()) return record.status();
+    auto recorded = (*record)->Bind(migration.version).Run();
+    if (!recorded.ok()) return recorded.status();
+  }
+  return Status::Ok();
+}
+
+Result<int> MySqlStore::ReadSchemaVersion() {
+  // Ask the catalogue first: a statement on a missing table would not prepare.
+  auto table = Prepare(
+      "SELECT COUNT(*) FROM information_schema.tables "
+      "WHERE table_schema = DATABASE() AND table_name = 'baton_schema'");
+  if (!table.ok()) return table.status();
+  auto found = (*table)->Step();
+  if (!found.ok()) return found.status();
+  if ((*table)->Int() == 0) return 0;
+  auto version = Prepare("SELECT COALESCE(MAX(version), 0) FROM baton_schema");
+  if (!version.ok()) return version.status();
+  auto row = (*version)->Step();
+  if (!row.ok()) return row.status();
+  return (*version)->Int32();
+}
+
+Result<int> MySqlStore::SchemaVersion() {
+  auto version = RunRetrying(connection_, [&] { return ReadSchemaVersion(); });
+  // No database yet: nothing was migrated.
+  if (version.status().code() == Status::Code::kNotFound) return 0;
+  return version;
+}
+
+Result<TimePoint> MySqlStore::Now() {
+  return RunRetrying(connection_, [&]() -> Result<TimePoint> {
+    auto statement = Prepare("SELECT {now}");
+    if (!statement.ok()) return statement.status();
+    auto row = (*statement)->Step();
+    if (!row.ok()) return row.status();
+    return (*statement)->Time();
+  });
+}
+
+Status MySqlStore::SyncDag(const DagRecord& dag, bool paused_on_create) {
+  DagRecord inserted = dag;
+  inserted.is_paused = paused_on_create;
+  return RunRetrying(connection_, [&]() -> Status {
+    auto statement = Prepare(
+        "INSERT INTO dag ({dag_columns}) VALUES (?, ?, ?, ?, ?) "
+        "ON DUPLICATE KEY UPDATE file = VALUES(file), schedule = VALUES(schedule), "
+        "last_parsed = VALUES(last_parsed)");
+    if (!statement.ok()) return statement.status();
+    DagRows::Bind(**statement, inserted);
+    return StatusOf((*statement)->Run());
+  });
+}
+
+Result<std::optional<DagRecord>> MySqlStore::GetDag(const std::string& dag_id) {
+  return RunRetrying(connection_, [&]() -> Result<std::optional<DagRecord>> {
+    auto statement = Prepare("SELECT {dag_columns} FROM dag WHERE dag_id = ?");
+    if (!statement.ok()) return statement.status();
+    (*statement)->Bind(dag_id);
+    return ReadOptional<DagRows>(**statement);
+  });
+}
+
+Result<std::vector<DagRecord>> MySqlStore::ListDags() {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<DagRecord>> {
+    auto statement = Prepare("SELECT {dag_columns} FROM dag ORDER BY dag_id");
+    if (!statement.ok()) return statement.status();
+    return ReadAll<DagRows>(**statement);
+  });
+}
+
+Status MySqlStore::SetDagPaused(const std::string& dag_id, bool paused) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto statement = Prepare("UPDATE dag SET is_paused = ? WHERE dag_id = ?");
+    if (!statement.ok()) return statement.status();
+    auto matched = (*statement)->Bind(paused ? 1 : 0, dag_id).Run();
+    if (!matched.ok()) return matched.status();
+    if (*matched == 0) return Status::NotFound("no DAG '" + dag_id + "' in the store");
+    return Status::Ok();
+  });
+}
+
+Status MySqlStore::ReplaceImportErrors(const std::vector<ImportError>& errors) {
+  return RunTransaction(
+      connection_,
+      [&]() -> Status {
+        BATON_RETURN_IF_ERROR(connection_.Execute("DELETE FROM import_error"));
+        for (const ImportError& error : errors) {
+          auto statement =
+              Prepare("INSERT INTO import_error ({import_error_columns}) VALUES (?, ?, ?)");
+          if (!statement.ok()) return statement.status();
+          ImportErrorRows::Bind(**statement, error);
+          BATON_RETURN_IF_ERROR(StatusOf((*statement)->Run()));
+        }
+        return Status::Ok();
+      },
+      RunAgain<Status>);
+}
+
+Result<std::vector<ImportError>> MySqlStore::ListImportErrors() {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<ImportError>> {
+    auto statement = Prepare("SELECT {import_error_columns} FROM import_error ORDER BY file, id");
+    if (!statement.ok()) return statement.status();
+    return ReadAll<ImportErrorRows>(**statement);
+  });
+}
+
+Status MySqlStore::InsertTaskInstances(const std::vector<TaskInstance>& task_instances) {
+  size_t done = 0;
+  while (done < task_instances.size()) {
+    size_t rows = kMaxRowsPerInsert;
+    while (rows > task_instances.size() - done) rows /= 2;
+    auto insert = Prepare(InsertTaskInstancesSql(rows));
+    if (!insert.ok()) return insert.status();
+    for (size_t row = done; row < done + rows; ++row) {
+      TaskInstanceRows::Bind(**insert, task_instances[row]);
+    }
+    BATON_RETURN_IF_ERROR(StatusOf((*insert)->Run()));
+    done += rows;
+  }
+  return Status::Ok();
+}
+
+Result<bool> MySqlStore::CreateDagRun(const DagRun& run,
+                                      const std::vector<TaskInstance>& task_instances) {
+  BATON_RETURN_IF_ERROR(CheckTaskInstancesOfRun(run, task_instances));
+  return RunTransaction(
+      connection_,
+      [&]() -> Result<bool> {
+        auto insert_run = Prepare(
+            "INSERT INTO dag_run ({dag_run_columns}, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now})");
+        if (!insert_run.ok()) return insert_run.status();
+        DagRunRows::Bind(**insert_run, run);
+        auto inserted = (*insert_run)->Run();
+        if (!inserted.ok()) {
+          if (!(*insert_run)->FailedOnUniqueKey()) return inserted.status();
+          // Taken: the failed INSERT wrote nothing, and nothing was written before it.
+          return false;
+        }
+        BATON_RETURN_IF_ERROR(InsertTaskInstances(task_instances));
+        return true;
+      },
+      [&](const Result<bool>& created) -> Result<bool> {
+        if (!*created) return true;  // nothing was written either way
+        auto stored = SelectDagRun(connection_, run.dag_id, run.run_id);
+        if (!stored.ok()) return stored.status();
+        return stored->has_value() && (*stored)->logical_date == run.logical_date &&
+               (*stored)->run_type == run.run_type;
+      });
+}
+
+Result<std::optional<DagRun>> MySqlStore::GetDagRun(const std::string& dag_id,
+                                                    const std::string& run_id) {
+  return RunRetrying(connection_, [&] { return SelectDagRun(connection_, dag_id, run_id); });
+}
+
+Result<std::vector<DagRun>> MySqlStore::ListDagRuns(const RunFilter& filter) {
+  // One cached statement per combination of filters, so that each can use an index.
+  std::string sql = "SELECT {dag_run_columns} FROM dag_run WHERE 1 = 1";
+  if (filter.dag_id) sql += " AND dag_id = ?";
+  if (filter.state) sql += " AND state = ?";
+  sql += " ORDER BY logical_date DESC, dag_id, run_id";
+  if (filter.limit > 0) sql += " LIMIT ?";
+  return RunRetrying(connection_, [&]() -> Result<std::vector<DagRun>> {
+    auto statement = Prepare(sql);
+    if (!statement.ok()) return statement.status();
+    if (filter.dag_id) (*statement)->Bind(*filter.dag_id);
+    if (filter.state) (*statement)->Bind(ToString(*filter.state));
+    if (filter.limit > 0) (*statement)->Bind(filter.limit);
+    return ReadAll<DagRunRows>(**statement);
+  });
+}
+
+Status MySqlStore::SetDagRunState(const std::string& dag_id, const std::string& run_id,
+                                  RunState from, RunState to, std::optional<TimePoint> start_date,
+                                  std::optional<TimePoint> end_date) {
+  return RunTransaction(
+      connection_,
+      [&]() -> Status {
+        auto update = Prepare(
+            "UPDATE dag_run SET state = ?, start_date = COALESCE(?, start_date), "
+            "end_date = COALESCE(?, end_date) WHERE dag_id = ? AND run_id = ? AND state = ?");
+        if (!update.ok()) return update.status();
+        auto matched =
+            (*update)
+                ->Bind(ToString(to), start_date, end_date, dag_id, run_id, ToString(from))
+                .Run();
+        if (!matched.ok()) return matched.status();
+        if (*matched == 1) return Status::Ok();
+        auto current = SelectDagRun(connection_, dag_id, run_id);
+        if (!current.ok()) return current.status();
+        if (!*current) return Status::NotFound("no " + RunName(dag_id, run_id) + " in the store");
+        return Status::Conflict(RunName(dag_id, run_id) + " is " +
+                                std::string(ToString((*current)->state)) + ", not " +
+                                std::string(ToString(from)));
+      },
+      [&](const Status&) -> Result<bool> {
+        auto current = SelectDagRun(connection_, dag_id, run_id);
+        if (!current.ok()) return current.status();
+        return current->has_value() && (*current)->state == to;
+      });
+}
+
+Result<std::optional<TimePoint>> MySqlStore::LatestScheduledLogicalDate(const std::string& dag_id) {
+  return RunRetrying(connection_, [&]() -> Result<std::optional<TimePoint>> {
+    auto statement =
+        Prepare("SELECT MAX(logical_date) FROM dag_run WHERE dag_id = ? AND run_type = ?");
+    if (!statement.ok()) return statement.status();
+    auto row = (*statement)->Bind(dag_id, ToString(RunType::kScheduled)).Step();
+    if (!row.ok()) return row.status();
+    return (*statement)->OptionalTime();
+  });
+}
+
+Result<std::vector<TaskInstance>> MySqlStore::ListTaskInstances(const std::string& dag_id,
+                                                                const std::string& run_id) {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<TaskInstance>> {
+    auto statement = Prepare(
+        "SELECT {task_instance_columns} FROM task_instance "
+        "WHERE dag_id = ? AND run_id = ? ORDER BY task_id");
+    if (!statement.ok()) return statement.status();
+    (*statement)->Bind(dag_id, run_id);
+    return ReadAll<TaskInstanceRows>(**statement);
+  });
+}
+
+Result<std::optional<TaskInstance>> MySqlStore::GetTaskInstance(const TaskInstanceKey& key) {
+  return RunRetrying(connection_, [&] { return SelectTaskInstance(connection_, key); });
+}
+
+Result<std::vector<TaskInstance>> MySqlStore::ListTaskInstancesOfActiveRuns() {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<TaskInstance>> {
+    auto statement = Prepare(
+        "SELECT {task_instance_columns} FROM task_instance WHERE (dag_id, run_id) IN "
+        "(SELECT dag_id, run_id FROM dag_run WHERE state IN (?, ?)) "
+        "ORDER BY dag_id, run_id, task_id");
+    if (!statement.ok()) return statement.status();
+    (*statement)->Bind(ToString(RunState::kQueued), ToString(RunState::kRunning));
+    return ReadAll<TaskInstanceRows>(**statement);
+  });
+}
+
+Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
+    const std::vector<TaskTransition>& transitions, const std::vector<size_t>& order,
+    std::vector<bool>& refused, bool& restart) {
+  std::vector<bool> applied(transitions.size(), false);
+  restart = false;
+  for (size_t index : order) {
+    if (refused[index]) continue;
+    const TaskTransition& transition = transitions[index];
+    const TaskInstance& ti = transition.updated;
+    auto update = Prepare(UpdateTaskInstanceSql());
+    if (!update.ok()) return update.status();
+    TaskInstanceRows::BindFields(**update, ti);
+    TaskInstanceRows::BindKey(**update, ti.key);
+    auto matched =
+        (*update)->Bind(ToString(transition.expected_state), transition.expected_try).Run();
+    if (!matched.ok()) return matched.status().WithContext("moving " + ti.key.ToString());
+    if (*matched == 0) continue;
+    if (EntersRunning(transition)) {
+      auto start = Prepare(
+          "INSERT INTO task_try ({task_try_columns}) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, COALESCE(?, {now}), NULL, NULL)");
+      if (!start.ok()) return start.status();
+      TaskInstanceRows::BindKey(**start, ti.key);
+      auto started = (*start)
+                         ->Bind(ti.try_number, ToString(TaskState::kRunning), ti.hostname, ti.pid,
+                                ti.start_date)
+                         .Run();
+      if (!started.ok()) {
+        if (!(*start)->FailedOnUniqueKey()) {
+          return started.status().WithContext("starting " + ti.key.ToString());
+        }
+        // That try already started: this transition is refused, and its update
+        // must be undone with the rest of this pass.
+        refused[index] = true;
+        restart = true;
+        return applied;
+      }
+    } else if (LeavesRunning(transition)) {
+      auto close = Prepare(
+          "UPDATE task_try SET state = ?, end_date = COALESCE(?, {now}), exit_code = ? "
+          "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND try_number = ?");
+      if (!close.ok()) return close.status();
+      (*close)->Bind(ToString(ti.state), ti.end_date, ti.exit_code);
+      TaskInstanceRows::BindKey(**close, ti.key);
+      auto closed = (*close)->Bind(transition.expected_try).Run();
+      if (!closed.ok()) return closed.status().WithContext("ending " + ti.key.ToString());
+    }
+    applied[index] = true;
+  }
+  return applied;
+}
+
+Result<bool> MySqlStore::TransitionsCommitted(const std::vector<TaskTransition>& transitions,
+                                              const std::vector<bool>& applied) {
+  // The last transition applied to each task instance is what its row should hold.
+  std::map<TaskInstanceKey, size_t> last;
+  for (size_t i = 0; i < transitions.size(); ++i) {
+    if (applied[i]) last[transitions[i].updated.key] = i;
+  }
+  if (last.empty()) return true;  // nothing was written either way
+  for (const auto& [key, index] : last) {
+    auto row = SelectTaskInstance(connection_, key);
+    if (!row.ok()) return row.status();
+    if (row->has_value() && SameFields(**row, transitions[index].updated)) return true;
+  }
+  return false;
+}
+
+Result<std::vector<bool>> MySqlStore::ApplyTransitions(
+    const std::vector<TaskTransition>& transitions) {
+  if (transitions.empty()) return std::vector<bool>();
+  // Rows are locked in primary key order, so that two batches cannot deadlock
+  // on each other; transitions of the same task instance keep their order.
+  std::vector<size_t> order(transitions.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return transitions[a].updated.key < transitions[b].updated.key;
+  });
+  std::vector<bool> refused(transitions.size(), false);
+  return RunTransaction(
+      connection_,
+      [&]() -> Result<std::vector<bool>> {
+        for (;;) {
+          bool restart = false;
+          auto applied = ApplyTransitionsOnce(transitions, order, refused, restart);
+          if (!applied.ok() || !restart) return applied;
+          // A refused start is rare: undo this pass and go again without it,
+          // rather than pay a savepoint per transition.
+          BATON_RETURN_IF_ERROR(connection_.Execute("ROLLBACK"));
+          BATON_RETURN_IF_ERROR(connection_.Execute("START TRANSACTION"));
+        }
+      },
+      [&](const Result<std::vector<bool>>& applied) {
+        return TransitionsCommitted(transitions, *applied);
+      });
+}
+
+Result<int> MySqlStore::ClearTaskInstances(const std::string& dag_id, const std::string& run_id,
+                                           const std::vector<std::string>& task_ids) {
+  std::vector<std::string> cleared;
+  return RunTransaction(
+      connection_,
+      [&]() -> Result<int> {
+        cleared.clear();
+        for (const std::string& task_id : task_ids) {
+          auto clear = Prepare(
+              "UPDATE task_instance SET state = ?, start_date = NULL, end_date = NULL, "
+              "exit_code = NULL, next_retry_at = NULL, hostname = '', pid = 0, "
+              "owner_job_id = 0, updated_at = {now} "
+              "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state IN (?, ?, ?, ?, ?)");
+          if (!clear.ok()) return clear.status();
+          (*clear)->Bind(ToString(TaskState::kNone), dag_id, run_id, task_id);
+          for (TaskState state : kClearableStates) (*clear)->Bind(ToString(state));
+          auto matched = (*clear)->Run();
+          if (!matched.ok()) return matched.status();
+          if (*matched == 1) cleared.push_back(task_id);
+        }
+        if (cleared.empty()) return 0;
+        auto requeue = Prepare(
+            "UPDATE dag_run SET state = ?, end_date = NULL WHERE dag_id = ? AND run_id = ?");
+        if (!requeue.ok()) return requeue.status();
+        auto matched = (*requeue)->Bind(ToString(RunState::kQueued), dag_id, run_id).Run();
+        if (!matched.ok()) return matched.status();
+        return static_cast<int>(cleared.size());
+      },
+      [&](const Result<int>&) -> Result<bool> {
+        for (const std::string& task_id : cleared) {
+          auto row = SelectTaskInstance(connection_, {dag_id, run_id, task_id});
+          if (!row.ok()) return row.status();
+          if (!row->has_value() || (*row)->state != TaskState::kNone) return false;
+        }
+        return true;
+      });
+}
+
+Result<std::vector<TaskTry>> MySqlStore::ListTaskTries(const TaskInstanceKey& key) {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<TaskTry>> {
+    auto statement = Prepare(
+        "SELECT {task_try_columns} FROM task_try "
+        "WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY try_number");
+    if (!statement.ok()) return statement.status();
+    TaskInstanceRows::BindKey(**statement, key);
+    return ReadAll<TaskTryRows>(**statement);
+  });
+}
+
+Result<int64_t> MySqlStore::RegisterJob(const JobRecord& job) {
+  // A transaction rather than autocommit: the INSERT's reply carries the id, so
+  // when only COMMIT's reply is lost the row can be looked for by it.
+  return RunTransaction(
+      connection_,
+      [&]() -> Result<int64_t> {
+        auto insert = Prepare(
+            "INSERT INTO job ({registered_job_columns}, start_date, latest_heartbeat) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})");
+        if (!insert.ok()) return insert.status();
+        JobRows::Bind(**insert, job);
+        BATON_RETURN_IF_ERROR(StatusOf((*insert)->Run()));
+        return (*insert)->InsertId();
+      },
+      [&](const Result<int64_t>& id) -> Result<bool> {
+        auto statement =
+            Prepare("SELECT kind, hostname, pid, process_start_ticks FROM job WHERE id = ?");
+        if (!statement.ok()) return statement.status();
+        auto row = (*statement)->Bind(*id).Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return false;
+        MySqlStatement& found = **statement;
+        return found.Text() == job.kind && found.Text() == job.hostname &&
+               found.Int32() == job.pid && found.Int() == job.process_start_ticks;
+      });
+}
+
+Status MySqlStore::HeartbeatJob(int64_t job_id, int running_count) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto statement =
+        Prepare("UPDATE job SET latest_heartbeat = {now}, running_count = ? WHERE id = ?");
+    if (!statement.ok()) return statement.status();
+    auto matched = (*statement)->Bind(running_count, job_id).Run();
+    if (!matched.ok()) return matched.status();
+    return *matched == 0 ? JobNotFound(job_id) : Status::Ok();
+  });
+}
+
+Status MySqlStore::EndJob(int64_t job_id) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto statement = Prepare("UPDATE job SET state = ? WHERE id = ?");
+    if (!statement.ok()) return statement.status();
+    auto matched = (*statement)->Bind(kJobEnded, job_id).Run();
+    if (!matched.ok()) return matched.status();
+    return *matched == 0 ? JobNotFound(job_id) : Status::Ok();
+  });
+}
+
+Result<std::vector<JobRecord>> MySqlStore::ListRunningJobs(const std::string& kind) {
+  return RunRetrying(connection_, [&]() -> Result<std::vector<JobRecord>> {
+    auto statement = Prepare(
+        "SELECT {job_columns}, {now} - latest_heartbeat FROM job "
+        "WHERE kind = ? AND state = ? ORDER BY latest_heartbeat DESC, id DESC");
+    if (!statement.ok()) return statement.status();
+    (*statement)->Bind(kind, kJobRunning);
+    return ReadAll<JobRows>(**statement);
+  });
+}
+
+Result<std::optional<JobRecord>> MySqlStore::GetJob(int64_t job_id) {
+  return RunRetrying(connection_, [&]() -> Result<std::optional<JobRecord>> {
+    auto statement =
+        Prepare("SELECT {job_columns}, {now} - latest_heartbeat FROM job WHERE id = ?");
+    if (!statement.ok()) return statement.status();
+    (*statement)->Bind(job_id);
+    return ReadOptional<JobRows>(**statement);
+  });
+}
+
+}  // namespace baton

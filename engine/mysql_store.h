@@ -1,0 +1,114 @@
+// MySqlStore: the Store on a MySQL/MariaDB database (InnoDB), the store a
+// cluster's masters and agents share.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/mysql_connection.h"
+#include "engine/store.h"
+
+namespace baton {
+
+class MySqlStatement;
+
+// One connection, opened on first use and kept; prepared statements are cached
+// on it. Every query with parameters is a prepared statement.
+//
+// Retries (the policy is MySqlRetryPolicy's): a read, and a write that is
+// harmless to repeat (SyncDag, SetDagPaused, HeartbeatJob, EndJob: one
+// statement each), simply runs again on a new connection when the connection is
+// lost. Every other write is one transaction, run again from the start when it
+// deadlocks, times out waiting for a lock, or loses the connection before
+// COMMIT was sent (the server rolls back what was not committed).
+//
+// A COMMIT whose reply is lost may or may not have applied. After reconnecting,
+// the write reads its rows back to decide:
+// - CreateDagRun: applied when the run is there with the same logical date and
+//   run type.
+// - ApplyTransitions: applied when a row it moved now holds exactly the values
+//   of its transition (with owner, host and pid, another actor's row does not);
+//   when none does, it runs again, and a row that another actor moved on in the
+//   meantime is then reported as not applied.
+// - SetDagRunState: applied when the run is in the target state.
+// - ClearTaskInstances: applied when the task instances it cleared are in none.
+// - RegisterJob: applied when the row with the id the INSERT returned is there
+//   (a job's row names its process, so it cannot be another's).
+// - ReplaceImportErrors: runs again, which replaces the list with the same one.
+// When the rows cannot be read back within the retry budget, the call fails
+// with Unavailable, saying the outcome is unknown.
+//
+// Times that decide liveness come from the server's clock (UTC_TIMESTAMP(6)).
+class MySqlStore final : public Store {
+ public:
+  MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config);
+  ~MySqlStore() override;
+
+  MySqlStore(const MySqlStore&) = delete;
+  MySqlStore& operator=(const MySqlStore&) = delete;
+
+  // Creates the database when it does not exist yet (with utf8mb4 and binary
+  // collation), then applies the missing migrations while holding a named lock,
+  // so two processes migrating at once take turns. MariaDB commits each DDL
+  // statement on its own: a migration cut off halfway is finished by the next
+  // Migrate(), which passes over the tables, columns and indexes already there.
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+  Result<TimePoint> Now() override;
+
+  Status SyncDag(const DagRecord& dag, bool paused_on_create) override;
+  Result<std::optional<DagRecord>> GetDag(const std::string& dag_id) override;
+  Result<std::vector<DagRecord>> ListDags() override;
+  Status SetDagPaused(const std::string& dag_id, bool paused) override;
+  Status ReplaceImportErrors(const std::vector<ImportError>& errors) override;
+  Result<std::vector<ImportError>> ListImportErrors() override;
+
+  Result<bool> CreateDagRun(const DagRun& run,
+                            const std::vector<TaskInstance>& task_instances) override;
+  Result<std::optional<DagRun>> GetDagRun(const std::string& dag_id,
+                                          const std::string& run_id) override;
+  Result<std::vector<DagRun>> ListDagRuns(const RunFilter& filter) override;
+  Status SetDagRunState(const std::string& dag_id, const std::string& run_id, RunState from,
+                        RunState to, std::optional<TimePoint> start_date,
+                        std::optional<TimePoint> end_date) override;
+  Result<std::optional<TimePoint>> LatestScheduledLogicalDate(const std::string& dag_id) override;
+
+  Result<std::vector<TaskInstance>> ListTaskInstances(const std::string& dag_id,
+                                                      const std::string& run_id) override;
+  Result<std::optional<TaskInstance>> GetTaskInstance(const TaskInstanceKey& key) override;
+  Result<std::vector<TaskInstance>> ListTaskInstancesOfActiveRuns() override;
+  Result<std::vector<bool>> ApplyTransitions(
+      const std::vector<TaskTransition>& transitions) override;
+  Result<int> ClearTaskInstances(const std::string& dag_id, const std::string& run_id,
+                                 const std::vector<std::string>& task_ids) override;
+  Result<std::vector<TaskTry>> ListTaskTries(const TaskInstanceKey& key) override;
+
+  Result<int64_t> RegisterJob(const JobRecord& job) override;
+  Status HeartbeatJob(int64_t job_id, int running_count) override;
+  Status EndJob(int64_t job_id) override;
+  Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) override;
+  Result<std::optional<JobRecord>> GetJob(int64_t job_id) override;
+
+ private:
+  Status MigrateOnce();
+  Status CreateDatabase();
+  Result<int> ReadSchemaVersion();
+  Status ApplyMigrations();
+
+  // Within a transaction: the transitions in `order`, except those whose try
+  // start was already refused; `refused` gains the next refused start, which
+  // ends this pass (its updates must be rolled back).
+  Result<std::vector<bool>> ApplyTransitionsOnce(const std::vector<TaskTransition>& transitions,
+                                                 const std::vector<size_t>& order,
+                                                 std::vector<bool>& refused, bool& restart);
+  Result<bool> TransitionsCommitted(const std::vector<TaskTransition>& transitions,
+                                    const std::vector<bool>& applied);
+  Status InsertTaskInstances(const std::vector<TaskInstance>& task_instances);
+
+  Result<MySqlStatement*> Prepare(std::string_view sql) { return connection_.Prepare(sql); }
+
+  MySqlConnection connection_;
+};
+
+}  // namespace baton
