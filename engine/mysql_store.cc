@@ -456,10 +456,12 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
       }
     } else if (LeavesRunning(transition)) {
       auto close = Prepare(
-          "UPDATE task_try SET state = ?, end_date = COALESCE(?, {now}), exit_code = ? "
+          "UPDATE task_try SET state = ?, end_date = COALESCE(?, {now}), exit_code = ?, "
+          // A worker learns its try's pid after the claim: it may come with the end.
+          "pid = CASE WHEN ? > 0 THEN ? ELSE pid END "
           "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND try_number = ?");
       if (!close.ok()) return close.status();
-      (*close)->Bind(ToString(ti.state), ti.end_date, ti.exit_code);
+      (*close)->Bind(ToString(ti.state), ti.end_date, ti.exit_code, ti.pid, ti.pid);
       TaskInstanceRows::BindKey(**close, ti.key);
       auto closed = (*close)->Bind(transition.expected_try).Run();
       if (!closed.ok()) return closed.status().WithContext("ending " + ti.key.ToString());

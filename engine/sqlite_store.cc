@@ -554,11 +554,13 @@ Result<bool> SqliteStore::StartTry(const TaskInstance& ti) {
 Result<bool> SqliteStore::CloseTry(const TaskTransition& transition) {
   const TaskInstance& ti = transition.updated;
   auto close = Prepare(
-      "UPDATE task_try SET state = ?5, end_date = COALESCE(?6, {now}), exit_code = ?7 "
+      "UPDATE task_try SET state = ?5, end_date = COALESCE(?6, {now}), exit_code = ?7, "
+      // A worker learns its try's pid after the claim: it may come with the end.
+      "pid = CASE WHEN ?8 > 0 THEN ?8 ELSE pid END "
       "WHERE dag_id = ?1 AND run_id = ?2 AND task_id = ?3 AND try_number = ?4");
   if (!close.ok()) return close.status();
   close->Bind(ti.key.dag_id, ti.key.run_id, ti.key.task_id, transition.expected_try,
-              ToString(ti.state), ti.end_date, ti.exit_code);
+              ToString(ti.state), ti.end_date, ti.exit_code, ti.pid);
   auto closed = close->Run();
   if (!closed.ok()) return closed.status();
   return true;

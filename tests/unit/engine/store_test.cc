@@ -569,6 +569,7 @@ TEST_P(StoreTest, LeavingRunningClosesTheTry) {
   TaskTransition succeeded = Move(Get(key), TaskState::kSuccess);
   succeeded.updated.end_date = kDay + hours(4);
   succeeded.updated.exit_code = 0;
+  succeeded.updated.pid = 4343;  // a worker learns it after its claim
   ASSERT_TRUE(Apply(succeeded));
 
   auto tries = store_->ListTaskTries(key);
@@ -583,6 +584,7 @@ TEST_P(StoreTest, LeavingRunningClosesTheTry) {
   EXPECT_EQ((*tries)[1].state, TaskState::kSuccess);
   EXPECT_EQ((*tries)[1].end_date, kDay + hours(4));
   EXPECT_EQ((*tries)[1].exit_code, 0);
+  EXPECT_EQ((*tries)[1].pid, 4343);
 }
 
 TEST_P(StoreTest, GetTaskInstanceReadsOneRow) {
