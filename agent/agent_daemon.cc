@@ -29,6 +29,7 @@
 #include "agent/try_recorder.h"
 #include "common/clock.h"
 #include "common/host.h"
+#include "engine/job_heartbeat.h"
 #include "engine/local_executor.h"
 #include "engine/redis_client.h"
 #include "engine/redis_keys.h"
@@ -49,7 +50,8 @@ constexpr Duration kRecordAtExit = std::chrono::seconds(30);
 
 // One connection per thread that talks to a server.
 struct Connections {
-  std::unique_ptr<Store> main_store;  // start-up, then the heartbeat, then EndJob
+  std::unique_ptr<Store> main_store;  // start-up, then EndJob
+  std::unique_ptr<Store> heartbeat_store;
   std::unique_ptr<Store> intake_store;
   std::unique_ptr<Store> recorder_store;
   std::unique_ptr<RedisClient> intake_redis;  // start-up recovery, then the intake
@@ -68,7 +70,8 @@ Result<Connections> Connect(const Config& config) {
                                std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
   }
   connections.main_store = std::move(store).value();
-  for (std::unique_ptr<Store>* slot : {&connections.intake_store, &connections.recorder_store}) {
+  for (std::unique_ptr<Store>* slot :
+       {&connections.heartbeat_store, &connections.intake_store, &connections.recorder_store}) {
     auto another = OpenStore(config.store, config.core.home);
     if (!another.ok()) return another.status();
     *slot = std::move(another).value();
@@ -109,8 +112,8 @@ class AgentDaemon {
               });
             },
             [this] { asio::post(io_, [this] { OnIntakeStopped(); }); }),
-        heartbeat_(*connections.main_store, job_id, config.agent.heartbeat_interval,
-                   [this] { return running_.load(); }) {}
+        job_id_(job_id),
+        heartbeat_store_(std::move(connections.heartbeat_store)) {}
 
   Status Run() {
     executor_ =
@@ -124,13 +127,15 @@ class AgentDaemon {
                                });
     WaitForSignal();
     recorder_.Start();
-    heartbeat_.Start();
+    auto heartbeat = std::make_unique<JobHeartbeat>(
+        std::move(heartbeat_store_), job_id_, config_.agent.heartbeat_interval,
+        [this] { return std::optional<int>(running_.load()); });
     intake_.Start();
     io_.run();
 
     // Every try has ended and gone to the recorder; the intake has stopped.
     intake_.Join();
-    heartbeat_.Stop();
+    heartbeat.reset();
     const int unrecorded = recorder_.Finish(std::chrono::steady_clock::now() + kRecordAtExit);
     executor_.reset();
     if (unrecorded > 0) {
@@ -225,7 +230,8 @@ class AgentDaemon {
   HeldMessages held_;
   TryRecorder recorder_;
   TaskIntake intake_;
-  Heartbeat heartbeat_;
+  const int64_t job_id_;
+  std::unique_ptr<Store> heartbeat_store_;  // handed to the heartbeat's thread in Run()
   std::unique_ptr<Executor> executor_;
   std::map<TryId, RunningTry> running_tries_;
   bool shutting_down_ = false;

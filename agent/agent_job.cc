@@ -57,36 +57,4 @@ Result<int64_t> RegisterAgentJob(Store& store, const AgentSettings& settings,
   return store.RegisterJob(job);
 }
 
-Heartbeat::Heartbeat(Store& store, int64_t job_id, Duration interval,
-                     std::function<int()> running_count)
-    : store_(store),
-      job_id_(job_id),
-      interval_(interval),
-      running_count_(std::move(running_count)) {}
-
-Heartbeat::~Heartbeat() { Stop(); }
-
-void Heartbeat::Start() {
-  thread_ = std::thread([this] { Run(); });
-}
-
-void Heartbeat::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Heartbeat::Run() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-    lock.unlock();
-    Status beat = store_.HeartbeatJob(job_id_, running_count_());
-    if (!beat.ok()) spdlog::error("agent heartbeat (job {}) failed: {}", job_id_, beat.message());
-    lock.lock();
-  }
-}
-
 }  // namespace baton
