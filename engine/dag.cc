@@ -21,7 +21,16 @@ Duration TaskSpec::RetryDelayBefore(int next_try) const {
   return std::min(delay, cap);
 }
 
+void Dag::IndexTasks() {
+  index_by_id_.clear();
+  for (size_t i = 0; i < tasks.size(); ++i) index_by_id_[tasks[i].id] = static_cast<int>(i);
+}
+
 int Dag::TaskIndex(const std::string& task_id) const {
+  if (index_by_id_.size() == tasks.size()) {
+    auto found = index_by_id_.find(task_id);
+    return found == index_by_id_.end() ? -1 : found->second;
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (tasks[i].id == task_id) return static_cast<int>(i);
   }

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/time.h"
@@ -49,12 +50,17 @@ struct Dag {
   // In topological order: every task comes after all of its upstream tasks.
   std::vector<TaskSpec> tasks;
 
-  // Index of a task in `tasks`, or -1.
+  // Index of a task in `tasks`, or -1. Constant time once IndexTasks() has run
+  // on the final `tasks` (the DAG file parser does it); a linear search before.
   int TaskIndex(const std::string& task_id) const;
+  void IndexTasks();
   // For each task index, the indexes of its downstream tasks.
   std::vector<std::vector<int>> DownstreamIndexes() const;
   // Tasks no other task depends on; a run's state is decided by them.
   std::vector<int> LeafIndexes() const;
+
+ private:
+  std::unordered_map<std::string, int> index_by_id_;
 };
 
 }  // namespace baton

@@ -307,6 +307,7 @@ Result<Dag> ParseDagText(const std::string& text, const std::string& display_nam
   std::vector<int> order;
   BATON_RETURN_IF_ERROR(TopologicalOrder(tasks, &order));
   for (int i : order) dag.tasks.push_back(std::move(tasks[i].spec));
+  dag.IndexTasks();
   return dag;
 }
 

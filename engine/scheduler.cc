@@ -227,14 +227,24 @@ Status Scheduler::ReconcileWithStore() {
 
 Status Scheduler::EnsureQueuedReachWorkers(const std::set<std::string>& live_workers) {
   last_requeue_check_ = clock_.Monotonic();
+  // Only tries queued at the previous check too: one queued a moment ago may be
+  // claimed, run and acknowledged between this scheduler's view and the
+  // executor's look at Redis, and would look lost.
+  std::map<TaskInstanceKey, int> queued_now;
   std::vector<TaskLaunch> launches;
   for (const auto& [key, run] : runs_) {
     for (int index = 0; index < run->size(); ++index) {
-      if (!run->HasInstance(index) || run->instance(index).state != TaskState::kQueued) continue;
+      if (!run->HasInstance(index)) continue;
+      const TaskInstance& instance = run->instance(index);
+      if (instance.state != TaskState::kQueued) continue;
+      queued_now[instance.key] = instance.try_number;
+      auto before = queued_at_last_check_.find(instance.key);
+      if (before == queued_at_last_check_.end() || before->second != instance.try_number) continue;
       launches.push_back(BuildTaskLaunch(run->dag(), run->spec(index), run->run(),
-                                         run->instance(index).try_number, settings_.logs_folder));
+                                         instance.try_number, settings_.logs_folder));
     }
   }
+  queued_at_last_check_ = std::move(queued_now);
   if (!launches.empty()) executor_.EnsureQueued(launches, live_workers);
   return Status::Ok();
 }

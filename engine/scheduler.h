@@ -127,8 +127,8 @@ class Scheduler {
   void ApplyChanged(const TaskInstance& current);
   // Brings memory up to what workers wrote to the store, in case an event was lost.
   Status ReconcileWithStore();
-  // Hands each queued instance's launch to the executor again to check that it
-  // still reaches a worker.
+  // Hands the launch of each instance queued since the previous check to the
+  // executor again, to check that it still reaches a worker.
   Status EnsureQueuedReachWorkers(const std::set<std::string>& live_workers);
   void Dispatch();
   bool FitsLimits(const ActiveRun& run, int index) const;
@@ -157,6 +157,7 @@ class Scheduler {
   bool dispatching_ = true;
   std::optional<std::chrono::nanoseconds> last_orphan_check_;
   std::optional<std::chrono::nanoseconds> last_requeue_check_;
+  std::map<TaskInstanceKey, int> queued_at_last_check_;       // their try numbers
   std::optional<std::chrono::nanoseconds> store_trouble_at_;  // Monotonic
 
   std::map<std::string, std::shared_ptr<const Dag>> dags_;

@@ -629,6 +629,9 @@ TEST_F(WorkerRecordedSchedulerTest, QueuedTriesAreCheckedAgainstLiveWorkers) {
   ASSERT_TRUE(scheduler_->Tick().ok());
   clock_.Advance(std::chrono::seconds(11));
   ASSERT_TRUE(scheduler_->Tick().ok());
+  EXPECT_TRUE(executor_.ensured.empty()) << "queued since the previous check only";
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(scheduler_->Tick().ok());
   ASSERT_FALSE(executor_.ensured.empty());
   ASSERT_EQ(executor_.ensured.back().size(), 1u);
   EXPECT_EQ(executor_.ensured.back()[0].key.task_id, "a");
