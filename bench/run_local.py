@@ -13,11 +13,9 @@ missing (through sudo when not root).
 import argparse
 import datetime
 import json
-import math
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,72 +24,14 @@ import time
 sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_dag  # noqa: E402  (next to this file)
+from bench_common import (  # noqa: E402
+    BUILD_HINT, DEFAULT_BATON, BenchError, build_spawn_loop, ensure_tools, fmt, load_average, log, median,
+    measure_spawn_loop, parse_time, percentile, proc_cpu_seconds, verdict)
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_DIR = os.path.dirname(BENCH_DIR)
-DEFAULT_BATON = os.path.join(REPO_DIR, "build-bench", "cli", "baton")
-BUILD_HINT = ("cd {repo} && cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release "
-              "&& cmake --build build-bench -j2 --target baton").format(repo=REPO_DIR)
 TERMINAL_RUN_STATES = {"success", "failed"}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class BenchError(Exception):
-    """A step failed; the message says what was run and what came back."""
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def ensure_tools():
-    """ninja, make and g++ from Debian; installed only when missing."""
-    wanted = {"ninja": "ninja-build", "make": "make", "g++": "g++"}
-    missing = [package for tool, package in wanted.items() if shutil.which(tool) is None]
-    if not missing:
-        return
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    log(f"installing {' '.join(missing)} with apt-get")
-    subprocess.run(sudo + ["apt-get", "update"], check=True)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends"] + missing, check=True)
-
-
-def parse_time(text):
-    """ISO 8601 UTC as printed by `baton ... --json` ("...Z"), to epoch seconds."""
-    if text is None or text == "":
-        return None
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    value = datetime.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.timestamp()
-
-
-def percentile(values, fraction):
-    """Nearest-rank percentile: a value that was actually observed."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
-def median(values):
-    return statistics.median(values) if values else None
-
-
-def proc_cpu_seconds(pid):
-    """(self utime+stime, reaped children's cutime+cstime) of a live process, in seconds."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        text = stat.read()
-    # Fields after the command name, which is in parentheses and may hold spaces:
-    # [0] is field 3 (state), so utime (14) is [11], stime [12], cutime [13], cstime [14].
-    fields = text[text.rindex(")") + 2:].split()
-    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
-    return own, children
 
 
 def run_measured(argv, stdout_path):
@@ -108,30 +48,6 @@ def run_measured(argv, stdout_path):
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     return wall, process.returncode, own, usage.ru_utime + usage.ru_stime
-
-
-# ---------------------------------------------------------------- spawn ceiling
-
-
-def build_spawn_loop(work_dir):
-    binary = os.path.join(work_dir, "spawn_loop")
-    subprocess.run(["g++", "-O2", "-std=c++17", "-o", binary, os.path.join(BENCH_DIR, "spawn_loop.cc")],
-                   check=True)
-    return binary
-
-
-def measure_spawn_loop(binary, mode, count, parallelism):
-    """One pass of the bare loop; the children's CPU is what the tasks cost by themselves."""
-    out = subprocess.run([binary, "--mode", mode, "-n", str(count), "-j", str(parallelism)],
-                         check=True, capture_output=True, text=True).stdout
-    sample = json.loads(out)
-    return {
-        "wall": sample["seconds"],
-        "per_second": sample["per_second"],
-        "cpu_own": sample["self_cpu_seconds"],
-        "cpu_total": sample["self_cpu_seconds"] + sample["children_cpu_seconds"],
-        "child_cpu_per_spawn": sample["children_cpu_seconds"] / sample["spawns"],
-    }
 
 
 # ---------------------------------------------------------------- ninja and make
@@ -445,14 +361,6 @@ def run_rounds(args, work_dir, spawn_loop, report):
 # ---------------------------------------------------------------- report
 
 
-def fmt(value, spec, missing="—"):
-    return missing if value is None else format(value, spec)
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-
 def print_report(report, args):
     n = len(args.layered_tasks)
     P = args.parallelism
@@ -585,10 +493,10 @@ def main():
 
     # SIGTERM to the benchmark unwinds through the finally blocks, which stop the scheduler.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ensure_tools()
+    ensure_tools({"ninja": "ninja-build", "make": "make", "g++": "g++"})
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_start": load_average(),
     }
     args.layered_tasks = gen_dag.layered_graph(args.width, args.depth)
     args.chain_tasks = gen_dag.chain_graph(args.chain_length)
@@ -600,7 +508,7 @@ def main():
         log(f"interrupted; baton scheduler: {report.get('baton_stop') or 'not started'}")
         raise
     finally:
-        report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        report["load_end"] = load_average()
         if args.keep:
             log(f"kept {work_dir}")
         else:
