@@ -37,15 +37,13 @@ this machine, so they can share it; `mariadb` is then None.
 
 import json
 import os
-import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import unittest
 
-from harness import BATON_BIN, POLL_INTERVAL, BatonHome, tail
+from harness import BATON_BIN, BatonHome, read_log, tail, toml_value
 from servers import MariaDbServer, RedisServer
 
 TERMINAL_TASK_STATES = ("success", "failed", "skipped", "upstream_failed")
@@ -101,19 +99,9 @@ def render_toml(settings):
     for section, values in settings.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
-
-
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))  # JSON's string escapes are valid TOML
 
 
 class StandaloneOwner:
@@ -174,11 +162,7 @@ class Agent:
         return self.process.poll() is None
 
     def output(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
 
 class Cluster(BatonHome):
@@ -256,15 +240,7 @@ class Cluster(BatonHome):
             # unshare and sh exec in place: the Popen's pid stays the agent's.
             argv = [*_unshare_uts(), "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname,
                     *argv]
-        log = open(log_path, "w")
-        try:
-            process = subprocess.Popen(argv,
-                                       env=agent_env, cwd=self.root, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        finally:
-            log.close()
-        agent = Agent(name, process, log_path)
+        agent = Agent(name, self.start_daemon(argv, log_path, env=agent_env), log_path)
         self.agents[name] = agent
         self._agent_history.append(agent)
         if wait_ready:
@@ -322,14 +298,7 @@ class Cluster(BatonHome):
         """Signals agent NAME and returns its exit status once it exited."""
         agent = self.agents[name]
         agent.stopped_on_purpose = True
-        agent.process.send_signal(sig)
-        try:
-            return agent.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            agent.process.kill()
-            agent.process.wait()
-            self.test.fail(f"agent {name} did not exit within {timeout}s of {sig.name}:\n"
-                           + tail(agent.output(), 60))
+        return self.stop_daemon(agent.process, sig, timeout, f"agent {name}", agent.log_path)
 
     def agent_output(self, name):
         return self.agents[name].output()
@@ -346,31 +315,14 @@ class Cluster(BatonHome):
 
     # ----- the ledger ----------------------------------------------------------
 
-    def ledger_command(self, body=""):
-        """A task command that records "DAG RUN TASK TRY AGENT PPID", then runs `body`."""
-        record = ('echo "$BATON_DAG_ID $BATON_RUN_ID $BATON_TASK_ID $BATON_TRY_NUMBER '
-                  '${BATON_IT_AGENT:-unknown} $PPID" >> ' + shlex.quote(self.ledger_path))
-        return record + ("\n" + body if body else "")
+    # "DAG RUN TASK TRY AGENT PPID": the harness's four, and who ran the try.
+    LEDGER_FIELDS = BatonHome.LEDGER_FIELDS + ("${BATON_IT_AGENT:-unknown}", "$PPID")
 
     def ledger_entries(self):
         """[{dag_id, run_id, task_id, try_number, agent, ppid}] in start order."""
-        if not os.path.exists(self.ledger_path):
-            return []
-        entries = []
-        with open(self.ledger_path) as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) != 6:
-                    self.test.fail(f"malformed ledger line {line!r}")
-                entries.append({"dag_id": fields[0], "run_id": fields[1], "task_id": fields[2],
-                                "try_number": int(fields[3]), "agent": fields[4],
-                                "ppid": int(fields[5])})
-        return entries
-
-    def ledger(self):
-        """[(dag_id, run_id, task_id, try_number)], as the harness's ledger."""
-        return [(e["dag_id"], e["run_id"], e["task_id"], e["try_number"])
-                for e in self.ledger_entries()]
+        return [{"dag_id": dag_id, "run_id": run_id, "task_id": task_id,
+                 "try_number": int(try_number), "agent": agent, "ppid": int(ppid)}
+                for dag_id, run_id, task_id, try_number, agent, ppid in self.ledger_lines()]
 
     def agents_of(self, dag_id, run_id, task_id):
         """{try_number: agent name} of the tries that started."""
@@ -422,12 +374,7 @@ class Cluster(BatonHome):
 
     def _kill_everything(self):
         for agent in self._agent_history:
-            if agent.alive():
-                try:
-                    os.killpg(agent.pid, signal.SIGKILL)
-                except OSError:
-                    agent.process.kill()
-                agent.process.wait()
+            self.kill_daemon(agent.process)
         super()._kill_everything()
 
     def _collect_diagnostics(self):
@@ -499,15 +446,3 @@ def descendants(pid):
 
 def _table(rows):
     return "\n".join("\t".join("NULL" if v is None else v for v in row) for row in rows) or "(empty)"
-
-
-def wait_for(condition, timeout, description, interval=POLL_INTERVAL):
-    """Polls `condition` without a test (for benchmarks); raises TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {description}")
-        time.sleep(interval)

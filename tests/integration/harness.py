@@ -72,6 +72,25 @@ def toml_string(value):
     return json.dumps(value)
 
 
+def toml_value(value):
+    """A TOML value: a string, number, boolean, or a list of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return toml_string(str(value))
+
+
+def task_toml(task_id, command, **keys):
+    """A [[task]] table of a DAG file, after a blank line: its id, its command,
+    then `keys` in order (upstream=["a"], retries=1, retry_delay="0s", ...)."""
+    lines = ["", "[[task]]", f"id = {toml_value(task_id)}", f"command = {toml_value(command)}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
 def processes_with_token(token):
     """(pid, command line) of every live process whose command line holds `token`.
 
@@ -207,10 +226,13 @@ class BatonHome:
 
     # ----- the ledger ------------------------------------------------------
 
+    # What a command made by ledger_command() records, a line per try; the
+    # first four are what ledger() returns.
+    LEDGER_FIELDS = ("$BATON_DAG_ID", "$BATON_RUN_ID", "$BATON_TASK_ID", "$BATON_TRY_NUMBER")
+
     def ledger_command(self, body=""):
         """A task command that records its start in the ledger, then runs `body`."""
-        record = ('echo "$BATON_DAG_ID $BATON_RUN_ID $BATON_TASK_ID $BATON_TRY_NUMBER" >> '
-                  + shlex.quote(self.ledger_path))
+        record = f'echo "{" ".join(self.LEDGER_FIELDS)}" >> {shlex.quote(self.ledger_path)}'
         return record + ("\n" + body if body else "")
 
     def sleep_command(self, seconds):
@@ -219,16 +241,21 @@ class BatonHome:
 
     def ledger(self):
         """[(dag_id, run_id, task_id, try_number)] in start order."""
+        return [(dag_id, run_id, task_id, int(try_number))
+                for dag_id, run_id, task_id, try_number, *_ in self.ledger_lines()]
+
+    def ledger_lines(self):
+        """The ledger's lines in start order, each split into its LEDGER_FIELDS."""
         if not os.path.exists(self.ledger_path):
             return []
-        entries = []
+        lines = []
         with open(self.ledger_path) as f:
             for line in f:
                 fields = line.split()
-                if len(fields) != 4:
+                if len(fields) != len(self.LEDGER_FIELDS):
                     self.test.fail(f"malformed ledger line {line!r}")
-                entries.append((fields[0], fields[1], fields[2], int(fields[3])))
-        return entries
+                lines.append(fields)
+        return lines
 
     def tries_of(self, dag_id, run_id, task_id):
         return [t for d, r, k, t in self.ledger() if (d, r, k) == (dag_id, run_id, task_id)]
@@ -337,13 +364,7 @@ class BatonHome:
         is in the store, so that it handles signals and is visible to `jobs check`."""
         index = len(self.schedulers)
         log_path = os.path.join(self.root, f"scheduler-{index}.log")
-        log = open(log_path, "w")
-        # Its own session: a Ctrl-C to the test runner must not reach it, and the
-        # test decides which signal it gets.
-        process = subprocess.Popen([BATON_BIN, "scheduler", *map(str, args)], env=self.env,
-                                   cwd=self.root, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        process = self.start_daemon([BATON_BIN, "scheduler", *map(str, args)], log_path)
         self.schedulers.append(process)
         self._scheduler_logs.append(log_path)
         if wait_ready:
@@ -363,13 +384,7 @@ class BatonHome:
         """Signals the running scheduler and returns its exit status."""
         process = self.scheduler
         self._stopped.add(process.pid)
-        process.send_signal(sig)
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            self.test.fail(f"the scheduler did not exit within {timeout}s of {sig.name}")
+        return self.stop_daemon(process, sig, timeout, "the scheduler", self._scheduler_logs[-1])
 
     def kill_scheduler(self):
         """SIGKILL: the scheduler gets no chance to clean up, as when its host dies."""
@@ -386,19 +401,45 @@ class BatonHome:
             self.test.fail(f"the scheduler exited with status {process.returncode}:\n"
                            + tail(self.scheduler_output(), 60))
 
+    # ----- daemons ---------------------------------------------------------
+
+    def start_daemon(self, argv, log_path, env=None):
+        """Starts `argv` (a baton daemon) in the home's directory with its output in
+        `log_path`; returns its Popen. In a session of its own: a Ctrl-C to the
+        test runner must not reach it, and the test decides which signal it gets."""
+        with open(log_path, "w") as log:
+            return subprocess.Popen(argv, env=env or self.env, cwd=self.root,
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop_daemon(self, process, sig, timeout, name, log_path):
+        """Signals `process` and returns its exit status; kills it and fails the
+        test, showing the end of its log, when it outlives `timeout`."""
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            self.test.fail(f"{name} did not exit within {timeout}s of {sig.name}:\n"
+                           + tail(read_log(log_path), 60))
+
+    @staticmethod
+    def kill_daemon(process):
+        """SIGKILLs a daemon still running, with its whole session, and reaps it."""
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                process.kill()
+            process.wait()
+
     # ----- waiting ---------------------------------------------------------
 
     def wait_until(self, condition, timeout, description):
         """Polls `condition` until it returns a truthy value, which it returns."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                self.test.fail(f"timed out after {timeout}s waiting for {description}")
-            self.assert_scheduler_alive()
-            time.sleep(POLL_INTERVAL)
+        return wait_for(condition, timeout, description, between=self.assert_scheduler_alive,
+                        fail=self.test.fail)
 
     def wait_for_dags(self, *dag_ids, timeout=15):
         """Waits until the store knows every DAG in `dag_ids`."""
@@ -456,12 +497,7 @@ class BatonHome:
 
     def _kill_everything(self):
         for process in self.schedulers:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except OSError:
-                    process.kill()
-                process.wait()
+            self.kill_daemon(process)
         # Task processes live in process groups of their own: find them by token.
         for _ in range(3):
             alive = self.live_processes()
@@ -496,6 +532,34 @@ class BatonHome:
         if os.path.exists(self.ledger_path):
             with open(self.ledger_path) as f:
                 add("ledger", f.read())
+
+
+def wait_for(condition, timeout, description, interval=POLL_INTERVAL, between=None, fail=None):
+    """Polls `condition` until it returns a truthy value, which it returns, running
+    `between` after each miss. After `timeout`, calls `fail` with a message (it
+    must raise), or raises TimeoutError when there is no `fail`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            message = f"timed out after {timeout}s waiting for {description}"
+            if fail is not None:
+                fail(message)
+            raise TimeoutError(message)
+        if between is not None:
+            between()
+        time.sleep(interval)
+
+
+def read_log(path):
+    """The text of a daemon's log file; empty when there is none."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def tail(text, lines):

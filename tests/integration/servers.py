@@ -189,6 +189,18 @@ class _Server:
 
     # ----- for subclasses ----------------------------------------------------
 
+    def _start_on_a_free_port(self, attempts=3):
+        """The first start, on a port found free; on another when that one was
+        taken between free_port() and the server's bind."""
+        for attempt in range(attempts):
+            self.port = free_port()
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == attempts - 1 or "already in use" not in self.log(20):
+                    raise
+
     def _spawn(self, argv):
         log = open(self.log_path, "a")
         try:
@@ -278,15 +290,7 @@ class MariaDbServer(_Server):
             raise
 
     def _first_start(self):
-        # A port taken between free_port() and the bind is retried on another.
-        for attempt in range(3):
-            self.port = free_port()
-            try:
-                self.start()
-                break
-            except RuntimeError:
-                if attempt == 2 or "already in use" not in self.log(20):
-                    raise
+        self._start_on_a_free_port()
         self.query(f"CREATE USER '{self.user}'@'%' IDENTIFIED BY '{self.password}'")
         self.create_database(self.database)
 
@@ -369,20 +373,10 @@ class RedisServer(_Server):
         os.makedirs(self.data_dir)
         if start:
             try:
-                self._first_start()
+                self._start_on_a_free_port()
             except BaseException:
                 self.close()
                 raise
-
-    def _first_start(self):
-        for attempt in range(3):
-            self.port = free_port()
-            try:
-                self.start()
-                return
-            except RuntimeError:
-                if attempt == 2 or "already in use" not in self.log(20):
-                    raise
 
     def url(self, db=0):
         return f"redis://127.0.0.1:{self.port}/{db}"

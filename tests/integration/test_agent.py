@@ -20,7 +20,8 @@ import time
 import urllib.parse
 
 from cluster import Cluster, render_toml
-from harness import BatonTestCase, dedent, tail, toml_string
+from harness import BatonTestCase, dedent, tail, task_toml, toml_string
+from servers import free_port
 
 HOST = socket.gethostname()
 
@@ -39,12 +40,14 @@ class AgentCluster(Cluster):
         finally:
             connection.close()
 
-    def write_solo_dag(self, dag_id, *task_ids):
-        """A DAG of independent tasks; their commands come with the messages."""
+    def trigger_solo_dag(self, dag_id, *task_ids):
+        """Writes a DAG of independent tasks (their commands come with the
+        messages) and triggers a run of it; returns the run id."""
         text = f"dag_id = {toml_string(dag_id)}\n"
         for task_id in task_ids:
-            text += f"\n[[task]]\nid = {toml_string(task_id)}\ncommand = \"true\"\n"
+            text += task_toml(task_id, "true")
         self.write_dag(dag_id, text)
+        return self.trigger(dag_id)
 
     def queue_instance(self, dag_id, run_id, task_id, try_number, state="queued", owner=0):
         """Sets the instance as the scheduler does when it queues a try."""
@@ -65,6 +68,14 @@ class AgentCluster(Cluster):
             "cwd": "", "queue": queue, "max_tries": max_tries,
             "retry_delay_ms": retry_delay_ms, "timeout_ms": timeout_ms,
         })
+
+    def queue_try(self, dag_id, run_id, task_id, try_number, body="", **message):
+        """Queues the instance at `try_number` and pushes the message of that try
+        (`message`: message()'s options), as the scheduler does. Its command
+        records the try's start in the ledger, then runs `body`."""
+        self.queue_instance(dag_id, run_id, task_id, try_number)
+        self.push(self.message(dag_id, run_id, task_id, try_number, self.ledger_command(body),
+                               **message))
 
     def push(self, message, queue="default"):
         """LPUSH, as the scheduler does: agents take from the right."""
@@ -141,11 +152,8 @@ class AgentTest(BatonTestCase):
 
     def test_claims_a_queued_task_runs_it_and_records_success(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("solo", "hello")
-        run_id = cluster.trigger("solo")
-        cluster.queue_instance("solo", run_id, "hello", 1)
-        cluster.push(cluster.message("solo", run_id, "hello", 1,
-                                     cluster.ledger_command('echo "hello from the agent"')))
+        run_id = cluster.trigger_solo_dag("solo", "hello")
+        cluster.queue_try("solo", run_id, "hello", 1, 'echo "hello from the agent"')
         cluster.start_agent("a1")
         job = cluster.agent_job("a1")
 
@@ -182,8 +190,7 @@ class AgentTest(BatonTestCase):
 
     def test_failed_tries_are_retried_and_each_try_starts_once(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("flaky", "second_time_lucky", "hopeless")
-        run_id = cluster.trigger("flaky")
+        run_id = cluster.trigger_solo_dag("flaky", "second_time_lucky", "hopeless")
         lucky = cluster.ledger_command('[ "$BATON_TRY_NUMBER" -ge 2 ] || exit 3')
         hopeless = cluster.ledger_command("exit 4")
         cluster.start_agent("a1")
@@ -226,8 +233,7 @@ class AgentTest(BatonTestCase):
 
     def test_duplicate_messages_of_a_try_run_it_once(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("dup", "once", "contested")
-        run_id = cluster.trigger("dup")
+        run_id = cluster.trigger_solo_dag("dup", "once", "contested")
         cluster.queue_instance("dup", run_id, "once", 1)
         message = cluster.message("dup", run_id, "once", 1, cluster.ledger_command("sleep 0.5"))
         for _ in range(3):
@@ -269,8 +275,7 @@ class AgentTest(BatonTestCase):
 
     def test_messages_whose_instance_is_not_queued_at_their_try_are_dropped(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("stale", "waiting", "moved_on", "cleared")
-        run_id = cluster.trigger("stale")
+        run_id = cluster.trigger_solo_dag("stale", "waiting", "moved_on", "cleared")
         command = cluster.ledger_command()
         # Still none: the scheduler never queued it.
         cluster.push(cluster.message("stale", run_id, "waiting", 1, command))
@@ -300,13 +305,10 @@ class AgentTest(BatonTestCase):
 
     def test_restart_reclaims_what_was_never_claimed_and_abandons_the_rest(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("recover", "held", "unclaimed", "finished", "waiting")
-        run_id = cluster.trigger("recover")
+        run_id = cluster.trigger_solo_dag("recover", "held", "unclaimed", "finished", "waiting")
 
         # The agent's first life claims a long try and dies with it (SIGKILL).
-        cluster.queue_instance("recover", run_id, "held", 1)
-        cluster.push(cluster.message("recover", run_id, "held", 1,
-                                     cluster.ledger_command(cluster.sleep_command(60))))
+        cluster.queue_try("recover", run_id, "held", 1, cluster.sleep_command(60))
         cluster.start_agent("r1", "--concurrency", 1)
         first_job = cluster.agent_job("r1")["id"]
         cluster.wait_for_ledger("recover", run_id, "held", 1)
@@ -321,8 +323,7 @@ class AgentTest(BatonTestCase):
         cluster.queue_instance("recover", run_id, "finished", 1, state="success")
         cluster.put_in_processing("r1", cluster.message("recover", run_id, "finished", 1, command))
         # And one waiting in the queue: the reclaimed message goes before it.
-        cluster.queue_instance("recover", run_id, "waiting", 1)
-        cluster.push(cluster.message("recover", run_id, "waiting", 1, command))
+        cluster.queue_try("recover", run_id, "waiting", 1)
 
         cluster.start_agent("r1", "--concurrency", 1)
         # The first life's job is ended at once: its process is gone.
@@ -344,15 +345,9 @@ class AgentTest(BatonTestCase):
 
     def test_sigterm_gives_running_tasks_the_grace_period_then_kills_and_records_them(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("stop", "quick", "slow")
-        run_id = cluster.trigger("stop")
-        cluster.queue_instance("stop", run_id, "quick", 1)
-        cluster.queue_instance("stop", run_id, "slow", 1)
-        cluster.push(cluster.message("stop", run_id, "quick", 1,
-                                     cluster.ledger_command(cluster.sleep_command(1))))
-        cluster.push(cluster.message("stop", run_id, "slow", 1,
-                                     cluster.ledger_command(cluster.sleep_command(60)),
-                                     max_tries=2))
+        run_id = cluster.trigger_solo_dag("stop", "quick", "slow")
+        cluster.queue_try("stop", run_id, "quick", 1, cluster.sleep_command(1))
+        cluster.queue_try("stop", run_id, "slow", 1, cluster.sleep_command(60), max_tries=2)
         cluster.start_agent("a1")
         cluster.wait_for_ledger("stop", run_id, "quick", 1)
         cluster.wait_for_ledger("stop", run_id, "slow", 1)
@@ -377,11 +372,8 @@ class AgentTest(BatonTestCase):
 
     def test_health_and_logs_over_http_and_tasks_log_fetches_from_the_agent(self):
         cluster = self.cluster()
-        cluster.write_solo_dag("web", "talk")
-        run_id = cluster.trigger("web")
-        cluster.queue_instance("web", run_id, "talk", 1)
-        cluster.push(cluster.message("web", run_id, "talk", 1,
-                                     cluster.ledger_command('echo "a line from the agent"')))
+        run_id = cluster.trigger_solo_dag("web", "talk")
+        cluster.queue_try("web", run_id, "talk", 1, 'echo "a line from the agent"')
         cluster.start_agent("a1")
         cluster.wait_for_task_state("web", run_id, "talk", "success")
         job = cluster.agent_job("a1")
@@ -494,12 +486,9 @@ class AgentOnSqliteTest(BatonTestCase):
 
     def test_claims_runs_and_records_on_sqlite(self):
         cluster = AgentCluster(self, store="sqlite")
-        cluster.write_solo_dag("lite", "one", "two")
-        run_id = cluster.trigger("lite")
+        run_id = cluster.trigger_solo_dag("lite", "one", "two")
         for task_id, command in (("one", "true"), ("two", "exit 5")):
-            cluster.queue_instance("lite", run_id, task_id, 1)
-            cluster.push(cluster.message("lite", run_id, task_id, 1,
-                                         cluster.ledger_command(command)))
+            cluster.queue_try("lite", run_id, task_id, 1, command)
         cluster.start_agent("a1")
         cluster.wait_for_task_state("lite", run_id, "one", "success")
         row = cluster.wait_for_task_state("lite", run_id, "two", "failed")
@@ -508,12 +497,6 @@ class AgentOnSqliteTest(BatonTestCase):
         self.assertEqual(sorted(cluster.ledger()),
                          [("lite", run_id, "one", 1), ("lite", run_id, "two", 1)])
         self.assertEqual(cluster.stop_agent("a1"), 0)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ import time
 import unittest
 
 from cluster import Cluster
-from harness import BatonTestCase, dedent, toml_string
+from harness import BatonTestCase, dedent, task_toml
 
 
 def parallel_chains_dag(cluster, dag_id, chains, length, seconds, retries=0):
     """`chains` independent chains of `length` tasks (cK_1 -> cK_2 -> ...), each
     recording its start in the ledger, then sleeping `seconds`."""
-    command = toml_string(cluster.ledger_command(cluster.sleep_command(seconds)))
+    command = cluster.ledger_command(cluster.sleep_command(seconds))
     text = dedent(f"""
         dag_id = "{dag_id}"
 
@@ -32,13 +32,7 @@ def parallel_chains_dag(cluster, dag_id, chains, length, seconds, retries=0):
     for chain in range(1, chains + 1):
         for step in range(1, length + 1):
             upstream = [f"c{chain}_{step - 1}"] if step > 1 else []
-            text += dedent(f"""
-
-                [[task]]
-                id = "c{chain}_{step}"
-                upstream = {json.dumps(upstream)}
-                command = {command}
-                """)
+            text += task_toml(f"c{chain}_{step}", command, upstream=upstream)
     cluster.write_dag(dag_id, text)
     return [f"c{chain}_{step}" for chain in range(1, chains + 1) for step in range(1, length + 1)]
 
@@ -46,20 +40,10 @@ def parallel_chains_dag(cluster, dag_id, chains, length, seconds, retries=0):
 class AgentDeathTest(BatonTestCase):
     def run_agent_death(self, separate_hosts):
         cluster = Cluster(self)
-        cluster.write_dag("agent_death", dedent(f"""
-            dag_id = "agent_death"
-
-            [[task]]
-            id = "victim"
-            command = {toml_string(cluster.ledger_command(cluster.sleep_command(3)))}
-            retries = 1
-            retry_delay = "0s"
-
-            [[task]]
-            id = "after"
-            upstream = ["victim"]
-            command = {toml_string(cluster.ledger_command())}
-            """))
+        cluster.write_dag("agent_death", 'dag_id = "agent_death"\n'
+                          + task_toml("victim", cluster.ledger_command(cluster.sleep_command(3)),
+                                      retries=1, retry_delay="0s")
+                          + task_toml("after", cluster.ledger_command(), upstream=["victim"]))
         cluster.start(agents=2, separate_hosts=separate_hosts)
         cluster.wait_for_dags("agent_death")
         run_id = cluster.trigger("agent_death")
@@ -184,14 +168,10 @@ class DuplicateMessagesTest(BatonTestCase):
 
     def test_agents_racing_for_copies_of_a_message_run_each_try_once(self):
         cluster = Cluster(self)
-        command = toml_string(cluster.ledger_command(cluster.sleep_command(1)))
+        command = cluster.ledger_command(cluster.sleep_command(1))
         tasks = [f"t{i}" for i in range(1, 9)]
-        cluster.write_dag("duplicates", 'dag_id = "duplicates"\n' + "".join(dedent(f"""
-
-            [[task]]
-            id = "{task}"
-            command = {command}
-            """) for task in tasks))
+        cluster.write_dag("duplicates", 'dag_id = "duplicates"\n'
+                          + "".join(task_toml(task, command) for task in tasks))
         cluster.start_scheduler()
         cluster.wait_for_dags("duplicates")
         run_id = cluster.trigger("duplicates")

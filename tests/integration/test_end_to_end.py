@@ -6,12 +6,11 @@ that change or break while the scheduler runs.
 """
 
 import datetime
-import json
 import signal
 import time
 import unittest
 
-from harness import BatonTestCase, dedent, toml_string
+from harness import BatonTestCase, dedent, task_toml
 
 
 def parse_time(text):
@@ -62,20 +61,9 @@ class RetriesTest(BatonTestCase):
         home = self.home()
         command = home.ledger_command(
             'echo "output of try $BATON_TRY_NUMBER"\n[ "$BATON_TRY_NUMBER" -ge 3 ]')
-        home.write_dag("flaky", dedent(f"""
-            dag_id = "flaky"
-
-            [[task]]
-            id = "flaky_task"
-            command = {toml_string(command)}
-            retries = 2
-            retry_delay = "0s"
-
-            [[task]]
-            id = "after_flaky"
-            upstream = ["flaky_task"]
-            command = {toml_string(home.ledger_command())}
-            """))
+        home.write_dag("flaky", 'dag_id = "flaky"\n'
+                       + task_toml("flaky_task", command, retries=2, retry_delay="0s")
+                       + task_toml("after_flaky", home.ledger_command(), upstream=["flaky_task"]))
         home.start_scheduler()
         home.wait_for_dags("flaky")
         run_id = home.trigger("flaky")
@@ -101,20 +89,10 @@ class RetriesTest(BatonTestCase):
 
     def test_exhausted_retries_fail_the_task_and_its_downstream(self):
         home = self.home()
-        home.write_dag("doomed", dedent(f"""
-            dag_id = "doomed"
-
-            [[task]]
-            id = "always_fails"
-            command = {toml_string(home.ledger_command("exit 3"))}
-            retries = 1
-            retry_delay = "0s"
-
-            [[task]]
-            id = "never_runs"
-            upstream = ["always_fails"]
-            command = {toml_string(home.ledger_command())}
-            """))
+        home.write_dag("doomed", 'dag_id = "doomed"\n'
+                       + task_toml("always_fails", home.ledger_command("exit 3"),
+                                   retries=1, retry_delay="0s")
+                       + task_toml("never_runs", home.ledger_command(), upstream=["always_fails"]))
         home.start_scheduler()
         home.wait_for_dags("doomed")
         run_id = home.trigger("doomed")
@@ -136,14 +114,8 @@ class TimeoutTest(BatonTestCase):
         # One sleeper in the background and one in the foreground: killing only
         # the shell, or only its direct child, would leave one behind.
         command = home.ledger_command(f"{sleeper} & {sleeper}; wait")
-        home.write_dag("hangs", dedent(f"""
-            dag_id = "hangs"
-
-            [[task]]
-            id = "hangs_forever"
-            command = {toml_string(command)}
-            timeout = "1s"
-            """))
+        home.write_dag("hangs", 'dag_id = "hangs"\n'
+                       + task_toml("hangs_forever", command, timeout="1s"))
         home.start_scheduler()
         home.wait_for_dags("hangs")
         run_id = home.trigger("hangs")
@@ -164,28 +136,16 @@ class TimeoutTest(BatonTestCase):
 class SchedulerCrashTest(BatonTestCase):
     def test_run_completes_after_the_scheduler_is_killed_and_restarted(self):
         home = self.home()
-        command = toml_string(home.ledger_command(home.sleep_command(1)))
-        home.write_dag("crash", dedent(f"""
+        command = home.ledger_command(home.sleep_command(1))
+        home.write_dag("crash", dedent("""
             dag_id = "crash"
 
             [defaults]
             retries = 1
             retry_delay = "0s"
-
-            [[task]]
-            id = "first"
-            command = {command}
-
-            [[task]]
-            id = "second"
-            upstream = ["first"]
-            command = {command}
-
-            [[task]]
-            id = "third"
-            upstream = ["second"]
-            command = {command}
-            """))
+            """) + task_toml("first", command)
+            + task_toml("second", command, upstream=["first"])
+            + task_toml("third", command, upstream=["second"]))
         home.start_scheduler()
         home.wait_for_dags("crash")
         run_id = home.trigger("crash")
@@ -209,18 +169,10 @@ class GracefulShutdownTest(BatonTestCase):
     def test_sigterm_lets_a_short_task_finish_and_queues_nothing_new(self):
         home = self.home()
         short = home.ledger_command(home.sleep_command(1) + "\necho finished")
-        home.write_dag("graceful", dedent(f"""
-            dag_id = "graceful"
-
-            [[task]]
-            id = "finishes_in_grace"
-            command = {toml_string(short)}
-
-            [[task]]
-            id = "not_started"
-            upstream = ["finishes_in_grace"]
-            command = {toml_string(home.ledger_command())}
-            """))
+        home.write_dag("graceful", 'dag_id = "graceful"\n'
+                       + task_toml("finishes_in_grace", short)
+                       + task_toml("not_started", home.ledger_command(),
+                                   upstream=["finishes_in_grace"]))
         home.start_scheduler()
         home.wait_for_dags("graceful")
         run_id = home.trigger("graceful")
@@ -240,20 +192,10 @@ class GracefulShutdownTest(BatonTestCase):
 
     def test_sigterm_kills_tasks_that_outlast_the_grace_period(self):
         home = self.home()
-        long_task = toml_string(home.ledger_command(home.sleep_command(60)))
-        home.write_dag("overstays", dedent(f"""
-            dag_id = "overstays"
-
-            [[task]]
-            id = "no_retries_left"
-            command = {long_task}
-
-            [[task]]
-            id = "has_retries"
-            command = {long_task}
-            retries = 1
-            retry_delay = "0s"
-            """))
+        long_task = home.ledger_command(home.sleep_command(60))
+        home.write_dag("overstays", 'dag_id = "overstays"\n'
+                       + task_toml("no_retries_left", long_task)
+                       + task_toml("has_retries", long_task, retries=1, retry_delay="0s"))
         home.start_scheduler()
         home.wait_for_dags("overstays")
         run_id = home.trigger("overstays")
@@ -279,13 +221,7 @@ class DagFolderChangesTest(BatonTestCase):
         text = 'dag_id = "evolving"\n' + schedule_lines
         for task_id, upstream in tasks:
             command = home.ledger_command(f'echo "{task_id} of version {version}"')
-            text += dedent(f"""
-
-                [[task]]
-                id = "{task_id}"
-                upstream = {json.dumps(upstream)}
-                command = {toml_string(command)}
-                """)
+            text += task_toml(task_id, command, upstream=upstream)
         return text
 
     def test_changed_dag_file_is_reread_and_the_next_run_has_the_new_task(self):
@@ -321,13 +257,8 @@ class DagFolderChangesTest(BatonTestCase):
 
     def test_broken_dag_files_are_reported_and_the_other_dags_still_run(self):
         home = self.home()
-        home.write_dag("healthy", dedent(f"""
-            dag_id = "healthy"
-
-            [[task]]
-            id = "works"
-            command = {toml_string(home.ledger_command())}
-            """))
+        home.write_dag("healthy",
+                       'dag_id = "healthy"\n' + task_toml("works", home.ledger_command()))
         # One file is broken when the scheduler starts (line 5: an unknown key)...
         home.write_dag("broken_at_start", dedent("""
             dag_id = "broken_at_start"

@@ -1,11 +1,7 @@
 #include "tests/support/mariadb_server.h"
 
-#include <fcntl.h>
 #include <mysql/mysql.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +13,10 @@
 #include <functional>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <system_error>
 #include <thread>
+
+#include "tests/support/server_process.h"
 
 namespace baton::testing {
 namespace {
@@ -32,6 +29,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kReadyTimeout = seconds(60);
 constexpr auto kStopTimeout = seconds(60);
 constexpr auto kInstallTimeout = seconds(180);
+constexpr size_t kLogTail = 3000;  // bytes of a log shown in an error
 
 // Small and quick: a test server holds a few tables. The log size must match
 // the one the template was installed with.
@@ -43,87 +41,6 @@ const std::vector<std::string> kServerOptions = {
     "--skip-log-bin",
     "--max-connections=100",
 };
-
-// The first executable `name` in $PATH or the sbin folders, which are often not
-// in a user's $PATH; empty when there is none.
-std::string FindProgram(const std::vector<std::string>& names) {
-  std::vector<std::string> folders;
-  if (const char* path = std::getenv("PATH"); path != nullptr) {
-    std::stringstream list(path);
-    for (std::string folder; std::getline(list, folder, ':');) folders.push_back(folder);
-  }
-  for (const char* folder : {"/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"}) {
-    folders.push_back(folder);
-  }
-  for (const std::string& name : names) {
-    for (const std::string& folder : folders) {
-      const fs::path candidate = fs::path(folder) / name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-  }
-  return "";
-}
-
-// Starts `argv` with its output appended to `log`. It dies with the thread
-// that started it (PR_SET_PDEATHSIG), so a crashed test leaves no server behind.
-Result<pid_t> Spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const int output = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (output < 0) return Status::IoError("cannot open " + log.string());
-  const int input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(input, 0);
-    ::dup2(output, 1);
-    ::dup2(output, 2);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(output);
-  ::close(input);
-  if (pid < 0) return Status::IoError("cannot fork to start " + argv[0]);
-  return pid;
-}
-
-// Waits for `pid` to exit; its wait status, or nothing after `timeout`.
-std::optional<int> WaitForExit(pid_t pid, SteadyClock::duration timeout) {
-  const auto deadline = SteadyClock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
-    if (SteadyClock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-}
-
-std::string ReadTail(const fs::path& file) {
-  constexpr std::streamoff kTail = 3000;
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return "(no " + file.string() + ")";
-  const std::streamoff size = in.tellg();
-  in.seekg(std::max<std::streamoff>(0, size - kTail));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-int FreePort() {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(listener);
-  return port;
-}
 
 std::string RandomHex(size_t bytes) {
   std::random_device device;
@@ -175,7 +92,7 @@ Result<fs::path> DataTemplate(const std::string& mariadbd) {
   if (RunningAsRoot()) argv.push_back("--user=root");
   argv.insert(argv.end(), kServerOptions.begin(), kServerOptions.end());
   const fs::path log = staging.string() + ".log";
-  auto pid = Spawn(argv, log);
+  auto pid = SpawnServer(argv, log);
   if (!pid.ok()) return pid.status();
   const std::optional<int> status = WaitForExit(*pid, kInstallTimeout);
   if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
@@ -184,7 +101,7 @@ Result<fs::path> DataTemplate(const std::string& mariadbd) {
       WaitForExit(*pid, kStopTimeout);
     }
     fs::remove_all(staging, error);
-    return Status::Internal("mariadb-install-db failed:\n" + ReadTail(log));
+    return Status::Internal("mariadb-install-db failed:\n" + ReadTail(log, kLogTail));
   }
   fs::remove(log, error);
   fs::rename(staging / "data", folder, error);
@@ -342,7 +259,7 @@ Status MariaDbServer::Launch() {
                                    "--tmpdir=" + folder.string()};
   if (RunningAsRoot()) argv.push_back("--user=root");
   argv.insert(argv.end(), kServerOptions.begin(), kServerOptions.end());
-  auto pid = Spawn(argv, folder / "mariadbd.out");
+  auto pid = SpawnServer(argv, folder / "mariadbd.out");
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   Status ready = WaitUntilReady();
@@ -354,8 +271,7 @@ Status MariaDbServer::WaitUntilReady() {
   const auto deadline = SteadyClock::now() + kReadyTimeout;
   Status last;
   while (SteadyClock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (WaitForExit(pid_, SteadyClock::duration::zero())) {
       pid_ = 0;
       return Status::Internal("mariadbd exited while starting:\n" + LogTail());
     }
@@ -382,11 +298,7 @@ Status MariaDbServer::Stop() {
     return Status::InvalidInput(
         "the server given by $BATON_TEST_MYSQL_URL is not the test's to stop");
   if (pid_ == 0) return Status::Ok();
-  ::kill(pid_, SIGTERM);
-  if (!WaitForExit(pid_, kStopTimeout)) {
-    ::kill(pid_, SIGKILL);
-    WaitForExit(pid_, kStopTimeout);
-  }
+  StopServer(pid_, kStopTimeout);
   pid_ = 0;
   return Status::Ok();
 }
@@ -424,6 +336,8 @@ Result<std::string> MariaDbServer::QueryValue(const std::string& sql, const std:
   return admin.QueryValue(sql);
 }
 
-std::string MariaDbServer::LogTail() const { return ReadTail(folder_->path() / "error.log"); }
+std::string MariaDbServer::LogTail() const {
+  return ReadTail(folder_->path() / "error.log", kLogTail);
+}
 
 }  // namespace baton::testing

@@ -1,22 +1,17 @@
 #include "tests/support/redis_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "tests/support/server_process.h"
 
 namespace baton::testing {
 namespace {
@@ -27,40 +22,7 @@ constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(5);
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
 constexpr int kPortAttempts = 5;
-
-std::string FindRedisServer() {
-  std::vector<std::string> folders;
-  if (const char* path = std::getenv("PATH"); path != nullptr) {
-    std::stringstream entries(path);
-    for (std::string entry; std::getline(entries, entry, ':');) {
-      if (!entry.empty()) folders.push_back(entry);
-    }
-  }
-  for (const char* folder : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) folders.push_back(folder);
-  for (const std::string& folder : folders) {
-    std::string candidate = folder + "/redis-server";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// A port nobody listens on right now. Another process may take it before the
-// server binds it; Start then tries another.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+constexpr size_t kLogTail = 2000;  // bytes of the log shown in an error
 
 // Whether a server answers PING on the port (+PONG, or -NOAUTH when it wants a
 // password: either way it is up and past loading its data).
@@ -103,12 +65,14 @@ std::string PercentEncode(const std::string& text) {
 
 }  // namespace
 
-bool RedisServer::Installed() { return !FindRedisServer().empty(); }
+bool RedisServer::Installed() { return !FindProgram({"redis-server"}).empty(); }
 
 RedisServer::RedisServer() : RedisServer(Options()) {}
 
 RedisServer::RedisServer(Options options)
-    : options_(std::move(options)), folder_("baton_redis"), binary_(FindRedisServer()) {}
+    : options_(std::move(options)),
+      folder_("baton_redis"),
+      binary_(FindProgram({"redis-server"})) {}
 
 RedisServer::~RedisServer() { Stop(); }
 
@@ -158,26 +122,10 @@ Status RedisServer::StartOnce() {
     args.push_back("--requirepass");
     args.push_back(options_.password);
   }
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // Only async-signal-safe calls between fork and exec: the test may have
-  // threads of its own.
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IoError("fork for redis-server failed");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no server behind
-    int null = ::open("/dev/null", O_RDWR);
-    if (null >= 0) {
-      ::dup2(null, STDIN_FILENO);
-      ::dup2(null, STDOUT_FILENO);
-      ::dup2(null, STDERR_FILENO);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  // Redis writes its own log (--logfile); its stdout and stderr say nothing more.
+  auto pid = SpawnServer(args, "/dev/null");
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   Status status = WaitUntilAnswering();
   if (!status.ok()) Stop();
   return status;
@@ -186,8 +134,7 @@ Status RedisServer::StartOnce() {
 Status RedisServer::WaitUntilAnswering() {
   const auto deadline = steady_clock::now() + kStartTimeout;
   while (steady_clock::now() < deadline) {
-    int wait_status = 0;
-    if (::waitpid(pid_, &wait_status, WNOHANG) == pid_) {
+    if (WaitForExit(pid_, steady_clock::duration::zero())) {
       pid_ = 0;
       return Status::Unavailable("redis-server on port " + std::to_string(port_) +
                                  " exited at start-up: " + LogTail());
@@ -201,27 +148,12 @@ Status RedisServer::WaitUntilAnswering() {
 }
 
 std::string RedisServer::LogTail() const {
-  std::ifstream in(folder_.path() / "redis.log");
-  std::stringstream contents;
-  contents << in.rdbuf();
-  std::string text = contents.str();
-  constexpr size_t kTail = 2000;
-  return text.size() > kTail ? text.substr(text.size() - kTail) : text;
+  return ReadTail(folder_.path() / "redis.log", kLogTail);
 }
 
 void RedisServer::Stop() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = steady_clock::now() + kStopTimeout;
-  int wait_status = 0;
-  while (::waitpid(pid_, &wait_status, WNOHANG) == 0) {
-    if (steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &wait_status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(kPollInterval);
-  }
+  StopServer(pid_, kStopTimeout);
   pid_ = 0;
 }
 

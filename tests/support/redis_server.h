@@ -21,7 +21,7 @@ class RedisServer {
     bool persistence = false;  // true: appendonly, so data survives a restart
   };
 
-  // Whether a redis-server binary is on $PATH (or in /usr/bin, /usr/sbin).
+  // Whether a redis-server binary is on $PATH (or in the usual bin and sbin folders).
   static bool Installed();
 
   RedisServer();

@@ -178,6 +178,15 @@ class AgentFixture : public ::testing::Test {
     return OpenOrDie(config);
   }
 
+  // A FlakyStore on another connection to the test's SQLite file, for the
+  // thread under test to own; the test drives its failures through flaky_.
+  std::unique_ptr<FlakyStore> FlakyThreadStore() {
+    thread_store_ = AnotherStore();
+    auto flaky = std::make_unique<FlakyStore>(*thread_store_);
+    flaky_ = flaky.get();
+    return flaky;
+  }
+
   std::unique_ptr<RedisClient> Connect() {
     RedisOptions options;
     options.url = server_.Url();
@@ -258,6 +267,10 @@ class AgentFixture : public ::testing::Test {
   std::unique_ptr<Store> store_;
   ::baton::testing::RedisServer server_;
   std::unique_ptr<RedisClient> redis_;
+  // Set by FlakyThreadStore(): the connection the flaky store delegates to,
+  // which outlives the thread that owns the flaky store.
+  std::unique_ptr<Store> thread_store_;
+  FlakyStore* flaky_ = nullptr;
 };
 
 }  // namespace baton::agent_testing

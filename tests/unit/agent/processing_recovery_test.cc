@@ -7,12 +7,8 @@
 
 #include "tests/unit/agent/agent_fixture.h"
 
-namespace baton {
+namespace baton::agent_testing {
 namespace {
-
-using agent_testing::AgentFixture;
-using agent_testing::kAgent;
-using agent_testing::kPrefix;
 
 class ProcessingRecoveryTest : public AgentFixture {};
 
@@ -60,7 +56,7 @@ TEST_F(ProcessingRecoveryTest, AnEmptyListIsNothingToDo) {
 TEST_F(ProcessingRecoveryTest, AStoreOutageLeavesTheMessagesWhereTheyAre) {
   SetState(1, TaskState::kQueued, 1);
   Push(ProcessingKey(), Message(1, 1));
-  agent_testing::FlakyStore flaky(*store_);
+  FlakyStore flaky(*store_);
   flaky.outage = true;
   auto counts = RecoverProcessingList(flaky, *redis_, kPrefix, kAgent);
   ASSERT_FALSE(counts.ok());
@@ -70,4 +66,4 @@ TEST_F(ProcessingRecoveryTest, AStoreOutageLeavesTheMessagesWhereTheyAre) {
 }
 
 }  // namespace
-}  // namespace baton
+}  // namespace baton::agent_testing

@@ -10,22 +10,13 @@
 
 #include "tests/unit/agent/agent_fixture.h"
 
-namespace baton {
+namespace baton::agent_testing {
 namespace {
-
-using agent_testing::AgentFixture;
-using agent_testing::FlakyStore;
-using agent_testing::kAgent;
-using agent_testing::kJob;
-using agent_testing::kPrefix;
 
 class TaskIntakeTest : public AgentFixture {
  protected:
   void StartIntake(int concurrency) {
     held_ = std::make_unique<HeldMessages>(concurrency);
-    thread_store_ = AnotherStore();
-    auto flaky = std::make_unique<FlakyStore>(*thread_store_);
-    flaky_ = flaky.get();
     AgentSettings settings;
     settings.name = kAgent;
     settings.queues = {"default"};
@@ -37,7 +28,7 @@ class TaskIntakeTest : public AgentFixture {
     options.block = std::chrono::milliseconds(100);
     options.reply_margin = std::chrono::seconds(2);
     intake_ = std::make_unique<TaskIntake>(
-        std::move(flaky), Connect(), settings, options, *held_,
+        FlakyThreadStore(), Connect(), settings, options, *held_,
         [this](ClaimedTry claimed) {
           std::lock_guard lock(mutex_);
           claimed_.push_back(std::move(claimed));
@@ -58,8 +49,6 @@ class TaskIntakeTest : public AgentFixture {
     return claimed_;
   }
 
-  std::unique_ptr<Store> thread_store_;
-  FlakyStore* flaky_ = nullptr;
   std::unique_ptr<HeldMessages> held_;
   std::unique_ptr<TaskIntake> intake_;
   std::mutex mutex_;
@@ -172,4 +161,4 @@ TEST_F(TaskIntakeTest, TakesNoMoreThanItsConcurrency) {
 }
 
 }  // namespace
-}  // namespace baton
+}  // namespace baton::agent_testing

@@ -14,23 +14,15 @@
 #include "engine/mysql_connection.h"
 #include "engine/mysql_url.h"
 #include "tests/support/mariadb_server.h"
+#include "tests/support/status_assertions.h"
 
 namespace baton {
 namespace {
 
+using ::baton::testing::IsOk;
 using ::baton::testing::MariaDbServer;
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
-
-::testing::AssertionResult IsOk(const Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << status.message();
-}
-
-template <typename T>
-::testing::AssertionResult IsOk(const Result<T>& result) {
-  return IsOk(result.status());
-}
 
 TEST(MySqlRetryPolicyTest, PermanentFailuresAreNotRetried) {
   MySqlRetryPolicy policy(milliseconds(500));

@@ -16,24 +16,16 @@
 #include "engine/schema.h"
 #include "engine/store.h"
 #include "tests/support/mariadb_server.h"
+#include "tests/support/status_assertions.h"
 #include "tests/support/temp_folder.h"
 
 namespace baton {
 namespace {
 
+using ::baton::testing::IsOk;
 using ::baton::testing::MariaDbServer;
 using ::baton::testing::TempFolder;
 using std::chrono::hours;
-
-::testing::AssertionResult IsOk(const Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << status.message();
-}
-
-template <typename T>
-::testing::AssertionResult IsOk(const Result<T>& result) {
-  return IsOk(result.status());
-}
 
 TEST(MySqlUrlTest, ReadsUserHostPortAndDatabase) {
   auto url = ParseMySqlUrl("mysql://baton@db1.example.com:3307/baton_prod");

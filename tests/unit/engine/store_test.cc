@@ -19,6 +19,7 @@
 
 #include "engine/schema.h"
 #include "tests/support/mariadb_server.h"
+#include "tests/support/status_assertions.h"
 #include "tests/support/temp_folder.h"
 
 namespace baton {
@@ -27,16 +28,7 @@ namespace {
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-::testing::AssertionResult IsOk(const Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << status.message();
-}
-
-template <typename T>
-::testing::AssertionResult IsOk(const Result<T>& result) {
-  return IsOk(result.status());
-}
-
+using ::baton::testing::IsOk;
 using ::baton::testing::TempFolder;
 
 StoreConfig ConfigFor(const std::string& url) {
