@@ -14,10 +14,9 @@ namespace {
 
 constexpr Duration kFirstRetry = std::chrono::milliseconds(200);
 constexpr Duration kLongestRetry = std::chrono::seconds(10);
-// Publishing events and removing dropped messages is retried this often before
-// it is left to later: the scheduler reconciles lost events from the store, and
+// Removing dropped messages is retried this often before it is left to later:
 // a dropped message left behind is found again and dropped again.
-constexpr int kPublishAttempts = 3;
+constexpr int kRemoveAttempts = 3;
 
 }  // namespace
 
@@ -142,7 +141,10 @@ void TaskIntake::ClaimAll(const std::vector<std::string>& messages) {
     }
   }
 
-  Publish(claimed, dropped);
+  // No event for a claim: the scheduler needs none (a queued try is counted as
+  // active already, and its orphan check reads owners from the store), and one
+  // per task would cost a push here and a wake-up there.
+  RemoveDropped(dropped);
   for (const std::string& message : dropped) held_.Remove(message);
   for (ClaimedTry& one : claimed) on_claimed_(std::move(one));
 }
@@ -216,27 +218,20 @@ Status TaskIntake::ClaimOnce(std::vector<Candidate>& candidates, std::vector<Cla
   return status;
 }
 
-void TaskIntake::Publish(const std::vector<ClaimedTry>& claimed,
-                         const std::vector<std::string>& dropped) {
+void TaskIntake::RemoveDropped(const std::vector<std::string>& dropped) {
+  if (dropped.empty()) return;
   std::vector<std::vector<std::string>> commands;
-  if (!claimed.empty()) {
-    std::vector<std::string> push = {"RPUSH", RedisEventsKey(options_.key_prefix)};
-    for (const ClaimedTry& one : claimed) push.push_back(EncodeInstanceEvent(one.row));
-    commands.push_back(std::move(push));
-  }
   for (const std::string& message : dropped) {
     commands.push_back({"LREM", taker_.processing_key(), "1", message});
   }
-  if (commands.empty()) return;
   Backoff backoff(kFirstRetry, kLongestRetry);
   for (int attempt = 1;; ++attempt) {
     auto replies = redis_->Pipeline(commands);
     if (replies.ok()) return;
-    if (attempt == kPublishAttempts) {
-      spdlog::warn("cannot publish {} claim event(s) or remove {} dropped message(s): {}",
-                   claimed.size(), dropped.size(), replies.status().message());
-      // Dropped messages left in the processing list are found and dropped again.
-      if (!dropped.empty()) rescan_ = true;
+    if (attempt == kRemoveAttempts) {
+      spdlog::warn("cannot remove {} dropped message(s): {}", dropped.size(),
+                   replies.status().message());
+      rescan_ = true;
       return;
     }
     held_.SleepUnlessStopping(backoff.Next());

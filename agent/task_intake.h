@@ -53,7 +53,7 @@ class TaskIntake {
   // leaves the undecided ones for another pass.
   Status ClaimOnce(std::vector<Candidate>& candidates, std::vector<ClaimedTry>& claimed,
                    std::vector<std::string>& dropped);
-  void Publish(const std::vector<ClaimedTry>& claimed, const std::vector<std::string>& dropped);
+  void RemoveDropped(const std::vector<std::string>& dropped);
   void PutBack(const std::string& message, const std::string& queue);
 
   std::unique_ptr<Store> store_;

@@ -26,8 +26,8 @@ struct TaskLaunch {
   std::optional<Duration> timeout;
   // For executors whose workers record the try's end themselves (Redis agents).
   std::string queue = "default";
-  int max_tries = 1;                  // retries + 1
-  Duration retry_delay{0};            // before the next try, should this one fail
+  int max_tries = 1;        // retries + 1
+  Duration retry_delay{0};  // before the next try, should this one fail
 };
 
 struct TaskOutcome {
@@ -57,7 +57,7 @@ class Executor {
   virtual Status Launch(const TaskLaunch& launch) = 0;
   virtual size_t RunningCount() const = 0;
   // Whether tries run elsewhere and their workers write the store themselves
-  // (claim and end), reporting through on_changed instead of on_started and
+  // (claim and end), reporting ends through on_changed instead of on_started and
   // on_finished. A queued try of a dead scheduler can then be launched again:
   // a worker's claim is a compare-and-set, so a duplicate is dropped.
   virtual bool WorkersRecordState() const { return false; }

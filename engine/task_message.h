@@ -1,6 +1,6 @@
 // The messages that cross Redis, as JSON: a try handed to an agent, and the
-// event an agent publishes after each of its compare-and-sets on a task
-// instance (claim, end). Neither is authoritative: the store is; a lost or
+// event an agent publishes after it recorded the end of a try in a task
+// instance. Neither is authoritative: the store is; a lost or
 // duplicated message costs at most a dropped claim or a later reconciliation.
 #pragma once
 
