@@ -80,8 +80,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   Result<toml::table> document = ParseToml(text, display_name);
   if (!document.ok()) return document.status();
   FieldReader root(*document, "");
-  BATON_RETURN_IF_ERROR(
-      root.CheckKnownKeys(
+  BATON_RETURN_IF_ERROR(root.CheckKnownKeys(
       {"core", "store", "scheduler", "executor", "redis", "agent", "pools", "logging"}, "section"));
 
   Config config;

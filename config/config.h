@@ -15,10 +15,10 @@ namespace baton {
 inline constexpr const char* kDefaultPool = "default_pool";
 
 struct CoreConfig {
-  std::string home;          // $BATON_HOME; relative paths below are relative to it
-  std::string dags_folder;   // absolute after loading
-  std::string logs_folder;   // absolute after loading
-  int parallelism = 32;      // task instances queued or running at once, in all
+  std::string home;         // $BATON_HOME; relative paths below are relative to it
+  std::string dags_folder;  // absolute after loading
+  std::string logs_folder;  // absolute after loading
+  int parallelism = 32;     // task instances queued or running at once, in all
   std::string default_timezone = "UTC";
 };
 
@@ -56,14 +56,15 @@ struct AgentConfig {
   int concurrency = 8;  // tasks run at once
   Duration heartbeat_interval = std::chrono::seconds(5);
   Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM
-  std::string log_bind = "127.0.0.1";  // task logs and health over HTTP
-  int log_port = 8793;                 // 0: any free port
+  std::string log_bind = "127.0.0.1";                     // task logs and health over HTTP
+  int log_port = 8793;                                    // 0: any free port
 };
 
 struct SchedulerConfig {
-  Duration loop_interval = std::chrono::seconds(1);     // safety sweep of runs and timers
+  Duration loop_interval = std::chrono::seconds(1);  // safety sweep of runs and timers
   Duration heartbeat_interval = std::chrono::seconds(5);
-  Duration health_threshold = std::chrono::seconds(30);  // `jobs check`: a fresher heartbeat is alive
+  Duration health_threshold =
+      std::chrono::seconds(30);  // `jobs check`: a fresher heartbeat is alive
   Duration dag_dir_list_interval = std::chrono::seconds(10);  // how often DAG files are re-checked
   Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM, wait this long for tasks
 };

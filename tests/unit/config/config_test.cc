@@ -71,10 +71,39 @@ TEST(ConfigTest, DefaultConfigTextParsesToTheDefaults) {
 
 TEST(ConfigTest, DefaultConfigTextShowsEveryKey) {
   const std::string text = DefaultConfigText();
-  for (const char* key : {"[core]", "dags_folder", "logs_folder", "parallelism", "default_timezone",
-                          "[store]", "url", "[scheduler]", "loop_interval", "heartbeat_interval",
-                          "health_threshold", "dag_dir_list_interval", "kill_grace_period",
-                          "[pools]", "default_pool", "[logging]", "level", "file"}) {
+  for (const char* key : {"[core]",
+                          "dags_folder",
+                          "logs_folder",
+                          "parallelism",
+                          "default_timezone",
+                          "[store]",
+                          "url",
+                          "[scheduler]",
+                          "loop_interval",
+                          "heartbeat_interval",
+                          "health_threshold",
+                          "dag_dir_list_interval",
+                          "kill_grace_period",
+                          "[pools]",
+                          "default_pool",
+                          "[logging]",
+                          "level",
+                          "file",
+                          "password_file",
+                          "connect_timeout",
+                          "io_timeout",
+                          "[executor]",
+                          "kind",
+                          "[redis]",
+                          "key_prefix",
+                          "command_timeout",
+                          "requeue_check_interval",
+                          "[agent]",
+                          "name",
+                          "queues",
+                          "concurrency",
+                          "log_bind",
+                          "log_port"}) {
     EXPECT_THAT(text, HasSubstr(key));
   }
 }
@@ -229,6 +258,52 @@ TEST(ConfigTest, LoadConfigReportsAMissingFile) {
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), Status::Code::kNotFound);
   EXPECT_THAT(config.status().message(), HasSubstr("/nonexistent/baton.toml"));
+}
+
+TEST(ConfigTest, ReadsTheClusterSections) {
+  Result<Config> config = Parse(R"(
+[store]
+url = "mysql://baton@db1:3306/baton"
+password_file = "secrets/store"
+io_timeout = "10s"
+[executor]
+kind = "redis"
+[redis]
+url = "redis://redis1:6380/2"
+key_prefix = "prod"
+requeue_check_interval = "2s"
+[agent]
+name = "worker1"
+queues = ["default", "gpu"]
+concurrency = 3
+log_port = 0
+)");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->store.password_file, "/srv/baton/secrets/store");
+  EXPECT_EQ(config->store.io_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(config->executor.kind, "redis");
+  EXPECT_EQ(config->redis.url, "redis://redis1:6380/2");
+  EXPECT_EQ(config->redis.key_prefix, "prod");
+  EXPECT_EQ(config->redis.requeue_check_interval, std::chrono::seconds(2));
+  EXPECT_EQ(config->agent.name, "worker1");
+  EXPECT_EQ(config->agent.queues, (std::vector<std::string>{"default", "gpu"}));
+  EXPECT_EQ(config->agent.concurrency, 3);
+  EXPECT_EQ(config->agent.log_port, 0);
+}
+
+TEST(ConfigTest, ClusterSectionMistakesAreNamed) {
+  ExpectError("[executor]\nkind = \"celery\"\n", "2:8", {"executor.kind", "redis"});
+  ExpectError("[agent]\nqueues = []\n", "2:10", {"agent.queues", "at least one queue"});
+  ExpectError("[agent]\nconcurrency = 0\n", "2:15", {"agent.concurrency"});
+  ExpectError("[agent]\nlog_port = 70000\n", "2:12", {"agent.log_port"});
+  ExpectError("[redis]\nurl_ = \"x\"\n", "2:1", {"unknown key 'redis.url_'"});
+}
+
+TEST(ConfigTest, ABadRedisUrlIsNotEchoed) {
+  Result<Config> config = Parse("[redis]\nurl = \"rediss://:hunter2@cache:6379\"\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("redis.url"));
+  EXPECT_THAT(config.status().message(), ::testing::Not(HasSubstr("hunter2")));
 }
 
 }  // namespace
