@@ -20,7 +20,7 @@ std::string JoinQueues(const std::vector<std::string>& queues) {
 }  // namespace
 
 Status EndEarlierLives(Store& store, const AgentSettings& settings) {
-  auto jobs = store.ListRunningJobs(kAgentJobKind);
+  auto jobs = store.ListRunningJobs(kAgentJob);
   if (!jobs.ok()) return jobs.status().WithContext("listing agent jobs");
   for (const JobRecord& job : *jobs) {
     if (job.name != settings.name) continue;
@@ -47,7 +47,7 @@ Status EndEarlierLives(Store& store, const AgentSettings& settings) {
 Result<int64_t> RegisterAgentJob(Store& store, const AgentSettings& settings,
                                  const std::string& endpoint) {
   JobRecord job;
-  job.kind = kAgentJobKind;
+  job.kind = kAgentJob;
   job.name = settings.name;
   job.queues = JoinQueues(settings.queues);
   job.endpoint = endpoint;

@@ -13,8 +13,6 @@
 
 namespace baton {
 
-inline constexpr char kAgentJobKind[] = "agent";
-
 // Ends the running agent jobs named settings.name on this host whose process
 // (pid and start time) is gone. Conflict when one is still alive: two agents of
 // one name would share a processing list.

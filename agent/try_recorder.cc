@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "agent/backoff.h"
+#include "common/backoff.h"
 #include "engine/redis_keys.h"
 #include "engine/task_message.h"
 

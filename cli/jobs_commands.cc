@@ -26,7 +26,7 @@ Status ListJobs(CliContext& context, const ListOptions& options) {
   auto store = context.store();
   if (!store.ok()) return store.status();
   std::vector<JobRecord> listed;
-  for (const char* kind : {"scheduler", "agent"}) {
+  for (const char* kind : kJobKinds) {
     if (!options.kind.empty() && options.kind != kind) continue;
     auto jobs = (*store)->ListRunningJobs(kind);
     if (!jobs.ok()) return jobs.status();
@@ -69,7 +69,7 @@ std::string DescribeJob(const JobRecord& job) {
 Status CheckJobs(CliContext& context, const CheckOptions& options) {
   auto store = context.store();
   if (!store.ok()) return store.status();
-  auto jobs = (*store)->ListRunningJobs("scheduler");
+  auto jobs = (*store)->ListRunningJobs(kSchedulerJob);
   if (!jobs.ok()) return jobs.status();
   const Duration threshold = context.config().scheduler.health_threshold;
   const std::string host = HostName();
@@ -100,7 +100,7 @@ void AddJobsCommands(CLI::App& app, CliContext& context) {
   auto list_options = std::make_shared<ListOptions>();
   CLI::App* list = jobs->add_subcommand("list", "The schedulers and agents that have not ended");
   list->add_option("--kind", list_options->kind, "Only jobs of this kind")
-      ->check(CLI::IsMember({"scheduler", "agent"}));
+      ->check(CLI::IsMember({kSchedulerJob, kAgentJob}));
   list->add_flag("--json", list_options->json, "Print a JSON array");
   OnCommand(list, context, [list_options](CliContext& c) { return ListJobs(c, *list_options); });
 

@@ -108,7 +108,7 @@ struct LogOptions {
 constexpr Duration kLogFetchTimeout = std::chrono::seconds(10);
 
 std::string DescribeJobForLog(const JobRecord& job) {
-  std::string text = job.kind == "agent" ? "agent '" + job.name + "'" : job.kind;
+  std::string text = job.kind == kAgentJob ? "agent '" + job.name + "'" : job.kind;
   text += " (job " + std::to_string(job.id) + ") on " + job.hostname;
   if (!job.endpoint.empty()) text += " at " + job.endpoint;
   return text;
@@ -138,7 +138,7 @@ Result<std::string> FetchLogFromAgent(Store& store, const TaskInstance& instance
       if (task_try.try_number == try_number) host = task_try.hostname;
     }
     if (host.empty()) return Status::NotFound("the store does not say on which host it ran");
-    auto agents = store.ListRunningJobs("agent");
+    auto agents = store.ListRunningJobs(kAgentJob);
     if (!agents.ok()) return agents.status();
     for (const JobRecord& agent : *agents) {
       if (agent.hostname == host && !agent.endpoint.empty()) servers.push_back(agent);

@@ -186,6 +186,9 @@ connect_timeout = "5s"
 command_timeout = "10s"
 # How often the scheduler checks that each queued task still has its message in
 # Redis (which may have been flushed or restarted) and pushes it again if not.
+# The check rides on the scheduler's orphan check, so it runs at most once per
+# scheduler.heartbeat_interval; a try is checked once it stayed queued between
+# two checks.
 requeue_check_interval = "10s"
 
 [agent]

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/backoff.h"
 #include "common/secret.h"
 #include "config/config.h"
 
@@ -319,15 +320,15 @@ class HiredisClient : public RedisClient {
     if (interrupted()) return Interrupted();
     if (context_ != nullptr) return Status::Ok();
     const auto deadline = steady_clock::now() + options_.connect_timeout;
-    Duration backoff = kFirstReconnectBackoff;
+    Backoff backoff(kFirstReconnectBackoff, kMaxReconnectBackoff);
     while (true) {
       auto left = std::chrono::duration_cast<Duration>(deadline - steady_clock::now());
       Status status = ConnectOnce(std::max(left, Duration(1)));
       if (status.ok() || status.code() != Status::Code::kUnavailable) return status;
-      if (steady_clock::now() + backoff >= deadline) return status;
+      const Duration wait = backoff.Next();
+      if (steady_clock::now() + wait >= deadline) return status;
       std::unique_lock lock(mutex_);
-      if (wake_.wait_for(lock, backoff, [this] { return interrupted_; })) return Interrupted();
-      backoff = std::min(backoff * 2, kMaxReconnectBackoff);
+      if (wake_.wait_for(lock, wait, [this] { return interrupted_; })) return Interrupted();
     }
   }
 

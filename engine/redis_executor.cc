@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/backoff.h"
 #include "engine/redis_keys.h"
 #include "engine/task_message.h"
 
@@ -171,16 +172,15 @@ class RedisExecutor : public Executor {
     return Status::Ok();
   }
 
-  // Waits `delay` unless stopping; doubles it for the next time.
-  void Pause(std::condition_variable& wake, Duration* delay) {
+  // Waits the backoff's next delay unless stopping.
+  void Pause(std::condition_variable& wake, Backoff& backoff) {
     std::unique_lock lock(mutex_);
-    wake.wait_for(lock, *delay, [this] { return stopping_; });
-    *delay = std::min(*delay * 2, kMaxRetryDelay);
+    wake.wait_for(lock, backoff.Next(), [this] { return stopping_; });
   }
 
   void SendLoop() {
     std::unique_ptr<RedisClient> client;
-    Duration retry_delay = kFirstRetryDelay;
+    Backoff backoff(kFirstRetryDelay, kMaxRetryDelay);
     bool failing = false;  // logged once per outage
     while (true) {
       std::deque<TaskLaunch> batch;
@@ -214,7 +214,7 @@ class RedisExecutor : public Executor {
           SetSenderFailing(false);
         }
         failing = false;
-        retry_delay = kFirstRetryDelay;
+        backoff.Reset();
         continue;
       }
       if (!failing) {
@@ -228,7 +228,7 @@ class RedisExecutor : public Executor {
         pending_.insert(pending_.begin(), batch.begin(), batch.end());
         if (ensure && !ensure_) ensure_ = std::move(ensure);
       }
-      Pause(send_wake_, &retry_delay);
+      Pause(send_wake_, backoff);
     }
     {
       std::lock_guard lock(mutex_);
@@ -313,7 +313,7 @@ class RedisExecutor : public Executor {
 
   void ListenLoop() {
     std::unique_ptr<RedisClient> client;
-    Duration retry_delay = kFirstRetryDelay;
+    Backoff backoff(kFirstRetryDelay, kMaxRetryDelay);
     bool failing = false;  // logged once per outage
     const std::string wait = Seconds(options_.event_wait);
     const Duration call_timeout = options_.event_wait + options_.redis.command_timeout;
@@ -332,7 +332,7 @@ class RedisExecutor : public Executor {
       if (status.ok()) {
         if (failing) spdlog::info("Redis executor: reading instance events from Redis again");
         failing = false;
-        retry_delay = kFirstRetryDelay;
+        backoff.Reset();
         continue;
       }
       if (Stopping()) break;
@@ -340,7 +340,7 @@ class RedisExecutor : public Executor {
         spdlog::warn("Redis executor: cannot read instance events: {}; retrying", status.message());
       }
       failing = true;
-      Pause(listen_wake_, &retry_delay);
+      Pause(listen_wake_, backoff);
     }
     {
       std::lock_guard lock(mutex_);

@@ -525,7 +525,7 @@ Result<Scheduler::LiveJobs> Scheduler::FindLiveJobs() {
   // catch up. Only a process known dead on this host is judged meanwhile.
   const bool ages_tell =
       !store_trouble_at_ || clock_.Monotonic() - *store_trouble_at_ >= settings_.owner_timeout;
-  for (const char* kind : {"scheduler", "agent"}) {
+  for (const char* kind : kJobKinds) {
     auto jobs = store_.ListRunningJobs(kind);
     if (!jobs.ok()) return jobs.status();
     for (const JobRecord& job : *jobs) {
@@ -537,7 +537,7 @@ Result<Scheduler::LiveJobs> Scheduler::FindLiveJobs() {
         continue;
       }
       live.ids.insert(job.id);
-      if (job.kind == "agent") live.agent_names.insert(job.name);
+      if (job.kind == kAgentJob) live.agent_names.insert(job.name);
     }
   }
   return live;

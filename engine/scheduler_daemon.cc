@@ -210,7 +210,7 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
                             std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
   }
   JobRecord job;
-  job.kind = "scheduler";
+  job.kind = kSchedulerJob;
   job.hostname = HostName();
   job.pid = getpid();
   job.process_start_ticks = ProcessStartTicks(job.pid);

@@ -107,6 +107,12 @@ struct TaskTransition {
   TaskInstance updated;
 };
 
+// JobRecord::kind values.
+inline constexpr const char* kSchedulerJob = "scheduler";
+inline constexpr const char* kAgentJob = "agent";
+// The kinds whose jobs own task instances, in the order they are listed.
+inline constexpr const char* kJobKinds[] = {kSchedulerJob, kAgentJob};
+
 // JobRecord::state values.
 inline constexpr std::string_view kJobRunning = "running";
 inline constexpr std::string_view kJobEnded = "ended";
@@ -114,7 +120,7 @@ inline constexpr std::string_view kJobEnded = "ended";
 // A daemon's row: the scheduler, agents, and later controllers.
 struct JobRecord {
   int64_t id = 0;
-  std::string kind;       // "scheduler", "agent", ...
+  std::string kind;       // kSchedulerJob, kAgentJob
   std::string name;       // an agent's name (unique among agents); empty for others
   std::string queues;     // an agent's queues, comma-separated
   std::string endpoint;   // "host:port" of an agent's log server; empty: none

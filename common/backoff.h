@@ -1,4 +1,4 @@
-// Backoff: the waits between retries of a store or Redis call that failed,
+// Backoff: the waits between retries of a call that failed (store, Redis),
 // doubling from `initial` up to `max`.
 #pragma once
 
