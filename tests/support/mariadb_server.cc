@@ -86,9 +86,15 @@ Result<fs::path> DataTemplate(const std::string& mariadbd) {
   fs::remove_all(staging, error);
   fs::create_directories(staging, error);
   if (error) return Status::IoError("cannot create " + staging.string() + ": " + error.message());
-  std::vector<std::string> argv = {install_db, "--no-defaults",
+  // A temp folder of its own: two test binaries may bootstrap at once, and their
+  // temporary tables must not meet in a shared /tmp.
+  fs::create_directories(staging / "tmp", error);
+  std::vector<std::string> argv = {install_db,
+                                   "--no-defaults",
                                    "--datadir=" + (staging / "data").string(),
-                                   "--auth-root-authentication-method=normal", "--skip-test-db"};
+                                   "--tmpdir=" + (staging / "tmp").string(),
+                                   "--auth-root-authentication-method=normal",
+                                   "--skip-test-db"};
   if (RunningAsRoot()) argv.push_back("--user=root");
   argv.insert(argv.end(), kServerOptions.begin(), kServerOptions.end());
   const fs::path log = staging.string() + ".log";
