@@ -81,17 +81,22 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   if (!document.ok()) return document.status();
   FieldReader root(*document, "");
   BATON_RETURN_IF_ERROR(root.CheckKnownKeys(
-      {"core", "store", "scheduler", "executor", "redis", "agent", "pools", "logging"}, "section"));
+      {"core", "store", "scheduler", "executor", "redis", "agent", "pools", "logging", "failover",
+       "alerts"},
+      "section"));
 
   Config config;
   config.source_path = display_name;
   config.core.dags_folder = "dags";
   config.core.logs_folder = "logs";
   config.store.url = "sqlite:baton.db";
+  config.failover.pidfile = "scheduler.pid";
+  config.failover.scheduler_log = "scheduler.log";
   BATON_RETURN_IF_ERROR(
       ReadSectionOf(root, "core", {"dags_folder", "logs_folder", "parallelism", "default_timezone"},
                     [&](const FieldReader& core) { return ReadCore(core, &config.core); }));
   BATON_RETURN_IF_ERROR(config_internal::ReadClusterSections(root, &config));
+  BATON_RETURN_IF_ERROR(config_internal::ReadFailoverSections(root, &config));
   BATON_RETURN_IF_ERROR(ReadSectionOf(
       root, "scheduler",
       {"loop_interval", "heartbeat_interval", "health_threshold", "dag_dir_list_interval",
@@ -114,9 +119,13 @@ Result<Config> ParseConfig(const std::string& text, const std::string& display_n
   config.core.home = home_path.lexically_normal().string();
   config.core.dags_folder = Anchored(home_path, config.core.dags_folder);
   config.core.logs_folder = Anchored(home_path, config.core.logs_folder);
-  for (std::string* secret : {&config.store.password_file, &config.redis.password_file}) {
-    if (!secret->empty()) *secret = Anchored(home_path, *secret);
+  for (std::string* path :
+       {&config.store.password_file, &config.redis.password_file, &config.alerts.smtp_password_file,
+        &config.failover.ssh_identity_file, &config.failover.known_hosts}) {
+    if (!path->empty()) *path = Anchored(home_path, *path);
   }
+  config.failover.pidfile = Anchored(home_path, config.failover.pidfile);
+  config.failover.scheduler_log = Anchored(config.core.logs_folder, config.failover.scheduler_log);
   if (!config.logging.file.empty()) {
     config.logging.file = Anchored(config.core.logs_folder, config.logging.file);
   }
@@ -210,6 +219,69 @@ log_port = 8793
 # NAME = SLOTS: at most SLOTS task instances of a pool run at once. Tasks choose
 # a pool with `pool = "NAME"`; those that do not use default_pool.
 default_pool = 128
+
+[failover]
+# This master's name in `nodes`; empty: the host name (`baton failover
+# get_current_host` prints it). Set it to run several controllers on one machine.
+node_name = ""
+# The masters that may run the scheduler, in the order a move tries them. A
+# controller whose node_name is not listed refuses to start. Per-node overrides
+# go in tables [failover.node.NAME]: ssh_host, ssh_port, ssh_user,
+# start_command, stop_command.
+nodes = []
+# How often the active controller checks the scheduler (its store heartbeat and
+# its process). Shorter: failures are seen sooner, at a few queries more.
+poll_frequency = "10s"
+# How often every controller records that it is alive and renews (or tries to
+# take) the lease. Shorter: a standby notices an expired lease sooner.
+heartbeat_interval = "2s"
+# A lease not renewed for this long may be taken by a standby; the holder stops
+# acting before then. Shorter: faster takeover, but a store hiccup longer than
+# this costs a takeover. At least twice heartbeat_interval.
+lease_ttl = "10s"
+# A scheduler whose store heartbeat is older than this is unhealthy; keep it
+# above [scheduler] heartbeat_interval.
+scheduler_health_threshold = "30s"
+# Failed restarts on one node before the scheduler moves to the next master.
+restart_retries = 3
+# The wait after a restart before the scheduler is checked again.
+retry_wait = "5s"
+# SSH to the other masters: public-key authentication with this key file, or
+# with the ssh-agent at $SSH_AUTH_SOCK when empty. Host keys are checked
+# against known_hosts (OpenSSH's format; empty: ~/.ssh/known_hosts).
+ssh_user = ""
+ssh_identity_file = ""
+known_hosts = ""
+ssh_connect_timeout = "5s"
+ssh_command_timeout = "30s"
+# The baton binary on the masters; empty: the path of the running one.
+baton_binary = ""
+# The scheduler's pidfile and log when a controller starts it without systemd.
+pidfile = "scheduler.pid"
+scheduler_log = "scheduler.log"
+# Shell commands run on a node to start, stop and check its scheduler, with
+# {baton}, {config}, {node}, {epoch}, {pidfile} and {log} replaced. Empty: use
+# systemctl when systemd runs the node, else start it detached with a pidfile.
+start_command = ""
+stop_command = ""
+check_command = ""
+
+[alerts]
+# Takeovers, moves and repeated failures are sent to every channel set here.
+# Email over SMTP: "smtp://HOST:PORT" or "smtps://HOST:PORT"; the password is
+# taken from $BATON_SMTP_PASSWORD or, when that is unset, from the file.
+smtp_url = ""
+smtp_user = ""
+smtp_password_file = ""
+email_from = ""
+email_to = []
+# A JSON POST to this URL.
+webhook_url = ""
+# A shell command, run with BATON_ALERT_KIND, BATON_ALERT_NODE,
+# BATON_ALERT_EPOCH, BATON_ALERT_SUBJECT and BATON_ALERT_MESSAGE set.
+command = ""
+# The limit on each delivery.
+timeout = "10s"
 
 [logging]
 # One of trace, debug, info, warn, error, critical, off.

@@ -69,6 +69,62 @@ struct SchedulerConfig {
   Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM, wait this long for tasks
 };
 
+// Overrides for one master of [failover] nodes ([failover.node.NAME]).
+struct FailoverNodeConfig {
+  std::string ssh_host;  // empty: the node name
+  int ssh_port = 22;
+  std::string ssh_user;       // empty: [failover] ssh_user
+  std::string start_command;  // empty: [failover] start_command
+  std::string stop_command;   // empty: [failover] stop_command
+};
+
+// The failover controller ([failover]). Commands are run by /bin/sh on the
+// node, locally for the controller's own node and over SSH for the others, after
+// {baton}, {config}, {node}, {epoch}, {pidfile} and {log} are replaced (each
+// quoted for the shell).
+struct FailoverConfig {
+  std::string node_name;           // this controller's node; empty: the host name
+  std::vector<std::string> nodes;  // the masters, in the order a move tries them
+  std::map<std::string, FailoverNodeConfig> node;
+  // How often the active controller checks the scheduler.
+  Duration poll_frequency = std::chrono::seconds(10);
+  // How often every controller beats its row and renews or tries the lease.
+  Duration heartbeat_interval = std::chrono::seconds(2);
+  // A lease not renewed for this long may be taken by a standby.
+  Duration lease_ttl = std::chrono::seconds(10);
+  // A scheduler whose store heartbeat is older than this is unhealthy.
+  Duration scheduler_health_threshold = std::chrono::seconds(30);
+  int restart_retries = 3;  // restarts on one node before moving to the next
+  Duration retry_wait = std::chrono::seconds(5);  // between a failed start and the next check
+  std::string ssh_user;           // empty: the controller's own user
+  std::string ssh_identity_file;  // empty: the ssh-agent at $SSH_AUTH_SOCK
+  std::string known_hosts;        // empty: ~/.ssh/known_hosts
+  Duration ssh_connect_timeout = std::chrono::seconds(5);
+  Duration ssh_command_timeout = std::chrono::seconds(30);
+  std::string baton_binary;  // {baton}; empty: the running binary's path
+  std::string pidfile;       // {pidfile}; absolute after loading
+  std::string scheduler_log;  // {log}; absolute after loading
+  // Empty: the defaults, which use systemctl when systemd runs the node
+  // (DefaultStartCommand and friends in failover/).
+  std::string start_command;
+  std::string stop_command;
+  std::string check_command;  // exits 0 when the scheduler's process runs there
+};
+
+// Where alerts go ([alerts]); each channel is used when configured.
+struct AlertsConfig {
+  std::string smtp_url;  // "smtp://host:port" or "smtps://..."; empty: no email
+  std::string smtp_user;
+  // The SMTP password comes from $BATON_SMTP_PASSWORD or, when that is unset,
+  // from this file (absolute after loading; empty: none).
+  std::string smtp_password_file;
+  std::string email_from;
+  std::vector<std::string> email_to;
+  std::string webhook_url;  // receives a JSON POST; empty: none
+  std::string command;      // run by /bin/sh with BATON_ALERT_* set; empty: none
+  Duration timeout = std::chrono::seconds(10);  // each delivery
+};
+
 struct LoggingConfig {
   std::string level = "info";
   std::string file;  // empty: stderr; relative: below logs_folder
@@ -84,6 +140,8 @@ struct Config {
   AgentConfig agent;
   std::map<std::string, int> pools;  // always has "default_pool"
   LoggingConfig logging;
+  FailoverConfig failover;
+  AlertsConfig alerts;
 };
 
 // Reads and validates `path`; `home` anchors relative paths.

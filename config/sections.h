@@ -26,4 +26,7 @@ Status ReadSectionOf(const FieldReader& root, const std::string& name,
 // The sections a cluster adds: [store], [executor], [redis], [agent].
 Status ReadClusterSections(const FieldReader& root, Config* config);
 
+// The failover controller's sections: [failover] and [alerts].
+Status ReadFailoverSections(const FieldReader& root, Config* config);
+
 }  // namespace baton::config_internal

@@ -110,6 +110,7 @@ struct TaskTransition {
 // JobRecord::kind values.
 inline constexpr const char* kSchedulerJob = "scheduler";
 inline constexpr const char* kAgentJob = "agent";
+inline constexpr const char* kControllerJob = "controller";  // a failover controller
 // The kinds whose jobs own task instances, in the order they are listed.
 inline constexpr const char* kJobKinds[] = {kSchedulerJob, kAgentJob};
 
@@ -117,11 +118,13 @@ inline constexpr const char* kJobKinds[] = {kSchedulerJob, kAgentJob};
 inline constexpr std::string_view kJobRunning = "running";
 inline constexpr std::string_view kJobEnded = "ended";
 
-// A daemon's row: the scheduler, agents, and later controllers.
+// A daemon's row: the scheduler, agents and failover controllers.
 struct JobRecord {
   int64_t id = 0;
-  std::string kind;       // kSchedulerJob, kAgentJob
-  std::string name;       // an agent's name (unique among agents); empty for others
+  std::string kind;       // kSchedulerJob, kAgentJob, kControllerJob
+  // An agent's name (unique among agents); a controller's or scheduler's failover
+  // node name; empty for a scheduler outside a failover cluster.
+  std::string name;
   std::string queues;     // an agent's queues, comma-separated
   std::string endpoint;   // "host:port" of an agent's log server; empty: none
   int running_count = 0;  // tries an agent runs, as of its latest heartbeat
@@ -132,6 +135,43 @@ struct JobRecord {
   TimePoint start_date;
   TimePoint latest_heartbeat;
   Duration heartbeat_age{0};  // by the database's clock, when listed
+};
+
+// The failover lease: one row that names the active controller. Its epoch grows
+// by one with every new holder and never decreases, not even when cleared.
+struct Lease {
+  std::string holder;         // the holder's node name; empty: never held or cleared
+  int64_t holder_job_id = 0;  // its controller job row: node name plus process life
+  int64_t epoch = 0;
+  TimePoint expires_at;
+  Duration remaining{0};        // expires_at minus the database's now; <= 0: expired
+  std::string scheduler_node;   // where the holder last started the scheduler
+  std::string promote_to;       // a planned switchover's target node; empty: none
+  bool maintenance = false;     // set: the active controller keeps the lease, does nothing else
+};
+
+// FailoverEvent::kind values: every decision a controller takes.
+inline constexpr const char* kEventAcquired = "acquired";
+inline constexpr const char* kEventRenewedLate = "renewed_late";
+inline constexpr const char* kEventLostLease = "lost_lease";
+inline constexpr const char* kEventReleased = "released";
+inline constexpr const char* kEventSchedulerStarted = "scheduler_started";
+inline constexpr const char* kEventSchedulerRestarted = "scheduler_restarted";
+inline constexpr const char* kEventSchedulerUnhealthy = "scheduler_unhealthy";
+inline constexpr const char* kEventMoved = "moved";
+inline constexpr const char* kEventMoveFailed = "move_failed";
+inline constexpr const char* kEventFenced = "fenced";
+inline constexpr const char* kEventPromote = "promote";
+inline constexpr const char* kEventMaintenance = "maintenance";
+
+// One row of the failover history.
+struct FailoverEvent {
+  int64_t id = 0;
+  TimePoint at;  // the database's clock when recorded
+  std::string node;
+  int64_t epoch = 0;
+  std::string kind;
+  std::string message;
 };
 
 struct RunFilter {
@@ -145,7 +185,7 @@ class Store {
   virtual ~Store() = default;
 
   // Schema. Migrate() brings the schema to kSchemaVersion and is idempotent.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   virtual Status Migrate() = 0;
   virtual Result<int> SchemaVersion() = 0;
   // The database's own clock.
@@ -203,6 +243,37 @@ class Store {
   virtual Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) = 0;
   // Any job, ended or not, with heartbeat_age set.
   virtual Result<std::optional<JobRecord>> GetJob(int64_t job_id) = 0;
+
+  // Failover. The lease row exists once migrated. Acquire and renew are each one
+  // conditional UPDATE decided by its affected-row count, by the database's clock.
+  virtual Result<Lease> GetLease() = 0;
+  // Takes the lease for `node` (controller job `job_id`) when it has expired and
+  // no switchover names another node (a switchover's target that does not take it
+  // within one more `ttl` loses its claim): epoch + 1, expires now + ttl,
+  // promote_to cleared. The new epoch, or nullopt when somebody else holds it.
+  virtual Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
+                                                      Duration ttl) = 0;
+  // Extends the lease held by `job_id` with `epoch` to now + ttl; false when it is
+  // no longer held so (expired and taken, or cleared).
+  virtual Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) = 0;
+  // Ends the lease now when it is still held by `job_id` with `epoch`, so a
+  // standby takes it at its next try.
+  virtual Status ReleaseLease(int64_t job_id, int64_t epoch) = 0;
+  // Records where the scheduler of `epoch` runs; Fenced when the epoch moved on.
+  virtual Status SetSchedulerNode(int64_t epoch, const std::string& node) = 0;
+  virtual Status SetPromoteTo(const std::string& node) = 0;  // empty: cancel
+  virtual Status SetMaintenance(bool on) = 0;
+  virtual Status RecordFailoverEvent(const FailoverEvent& event) = 0;  // `id`, `at` ignored
+  virtual Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) = 0;  // newest first
+  // Forgets the holder, scheduler node, switchover, maintenance and history, and
+  // ends every controller job row; the epoch stays, so fencing still holds.
+  virtual Status ClearFailoverMetadata() = 0;
+
+  // Fencing. Once set, every scheduling write (ApplyTransitions, CreateDagRun,
+  // SetDagRunState) first checks in its own transaction that the lease epoch is
+  // still `epoch` (holding the lease row against a concurrent acquire until it
+  // commits) and returns Fenced, writing nothing, when it is not.
+  virtual void SetFencingEpoch(int64_t epoch) = 0;
 };
 
 // Opens the store named by config.url: "sqlite:///absolute/path.db",

@@ -7,11 +7,12 @@ build_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates tzdata
   libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev sqlite3
   libcli11-dev libhowardhinnant-date-dev nlohmann-json3-dev
-  default-libmysqlclient-dev libhiredis-dev libevent-dev
+  default-libmysqlclient-dev libhiredis-dev libevent-dev libssh2-1-dev libcurl4-openssl-dev
 )
 # The tests start real servers of their own on loopback.
 test_packages=(
   libgtest-dev libgmock-dev python3 python3-redis procps mariadb-server redis-server util-linux
+  openssh-server openssh-client python3-aiosmtpd
 )
 # The benchmarks run peers beside Baton on the same work.
 bench_packages=(
