@@ -17,6 +17,7 @@ void AddTasksCommands(CLI::App& app, CliContext& context);
 void AddJobsCommands(CLI::App& app, CliContext& context);
 void AddSchedulerCommand(CLI::App& app, CliContext& context);
 void AddAgentCommand(CLI::App& app, CliContext& context);
+void AddFailoverCommands(CLI::App& app, CliContext& context);
 
 // Makes `command` what `baton` runs, once the whole command line has parsed,
 // when `subcommand` is the one given.

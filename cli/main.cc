@@ -42,6 +42,7 @@ int Main(int argc, char** argv) {
   AddJobsCommands(app, context);
   AddSchedulerCommand(app, context);
   AddAgentCommand(app, context);
+  AddFailoverCommands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -260,7 +260,8 @@ baton_binary = ""
 pidfile = "scheduler.pid"
 scheduler_log = "scheduler.log"
 # Shell commands run on a node to start, stop and check its scheduler, with
-# {baton}, {config}, {node}, {epoch}, {pidfile} and {log} replaced. Empty: use
+# {baton}, {config}, {home}, {node}, {epoch}, {pidfile} and {log} replaced
+# (pidfile and scheduler_log may hold {node} too). Empty: use
 # systemctl when systemd runs the node, else start it detached with a pidfile.
 start_command = ""
 stop_command = ""

@@ -80,8 +80,8 @@ struct FailoverNodeConfig {
 
 // The failover controller ([failover]). Commands are run by /bin/sh on the
 // node, locally for the controller's own node and over SSH for the others, after
-// {baton}, {config}, {node}, {epoch}, {pidfile} and {log} are replaced (each
-// quoted for the shell).
+// {baton}, {config}, {home}, {node}, {epoch}, {pidfile} and {log} are replaced
+// (each quoted for the shell); pidfile and scheduler_log may hold {node}.
 struct FailoverConfig {
   std::string node_name;           // this controller's node; empty: the host name
   std::vector<std::string> nodes;  // the masters, in the order a move tries them

@@ -90,6 +90,20 @@ class MySqlStore final : public Store {
   Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) override;
   Result<std::optional<JobRecord>> GetJob(int64_t job_id) override;
 
+  Result<Lease> GetLease() override;
+  Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
+                                              Duration ttl) override;
+  Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) override;
+  Status ReleaseLease(int64_t job_id, int64_t epoch) override;
+  Status SetSchedulerNode(int64_t epoch, const std::string& node) override;
+  Status SetPromoteTo(const std::string& node) override;
+  Status SetMaintenance(bool on) override;
+  Status RecordFailoverEvent(const FailoverEvent& event) override;
+  Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) override;
+  Status ClearFailoverMetadata() override;
+
+  void SetFencingEpoch(int64_t epoch) override { fencing_epoch_ = epoch; }
+
  private:
   Status MigrateOnce();
   Status CreateDatabase();

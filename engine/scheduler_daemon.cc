@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/host.h"
+#include "common/pidfile.h"
 #include "common/process.h"
 #include "engine/dag_bag.h"
 #include "engine/job_heartbeat.h"
@@ -121,7 +122,7 @@ class SchedulerDaemon {
     asio::post(io_, [this] {
       flush_posted_ = false;
       Status flushed = scheduler_->Flush();
-      if (!flushed.ok()) spdlog::error("scheduling step failed: {}", flushed.message());
+      if (!flushed.ok()) OnStepFailed("scheduling step failed", flushed);
     });
   }
 
@@ -130,7 +131,8 @@ class SchedulerDaemon {
     tick_timer_.async_wait([this](const boost::system::error_code& error) {
       if (error) return;
       Status ticked = scheduler_->Tick();
-      if (!ticked.ok()) spdlog::error("scheduler loop failed: {}", ticked.message());
+      if (!ticked.ok()) OnStepFailed("scheduler loop failed", ticked);
+      if (shutting_down_ && !fenced_.ok()) return;
       last_tick_ns_ = DefaultClock().Monotonic().count();
       if (options_.num_ticks > 0 && ++ticks_ >= options_.num_ticks) {
         BeginShutdown(0);
@@ -158,6 +160,20 @@ class SchedulerDaemon {
     });
   }
 
+  // A fenced write means a newer scheduler owns the cluster: nothing this one
+  // does can be recorded any more, so its tasks are killed at once (the new
+  // scheduler retries what it finds unowned) and it exits.
+  void OnStepFailed(const char* what, const Status& failed) {
+    if (failed.code() != Status::Code::kFenced) {
+      spdlog::error("{}: {}", what, failed.message());
+      return;
+    }
+    if (!fenced_.ok()) return;
+    spdlog::critical("fenced, stopping at once: {}", failed.message());
+    fenced_ = failed;
+    BeginShutdown(0);
+  }
+
   void BeginShutdown(int signal_number) {
     if (shutting_down_) return;
     shutting_down_ = true;
@@ -167,8 +183,9 @@ class SchedulerDaemon {
                    executor_->RunningCount());
     }
     scheduler_->StopDispatching();
-    executor_->Shutdown(config_.scheduler.kill_grace_period, [this] {
-      Status flushed = scheduler_->Flush();
+    Duration grace = fenced_.ok() ? config_.scheduler.kill_grace_period : Duration(0);
+    executor_->Shutdown(grace, [this] {
+      Status flushed = fenced_.ok() ? scheduler_->Flush() : fenced_;
       if (!flushed.ok()) stop_status_ = flushed;
       tick_timer_.cancel();
       dag_timer_.cancel();
@@ -192,9 +209,23 @@ class SchedulerDaemon {
   // When the latest tick completed (Monotonic), read by the heartbeat thread.
   std::atomic<int64_t> last_tick_ns_{DefaultClock().Monotonic().count()};
   bool shutting_down_ = false;
+  Status fenced_;  // not OK once a write was fenced
   int ticks_ = 0;
   Status stop_status_;
 };
+
+// A scheduler started for an epoch that is no longer the lease's would be fenced
+// at its first write; refusing at once tells the operator why.
+Status CheckServedEpoch(Store& store, int64_t epoch) {
+  Result<Lease> lease = store.GetLease();
+  if (!lease.ok()) return lease.status();
+  if (lease->epoch != epoch) {
+    return Status::Fenced("this scheduler was started for failover epoch " +
+                          std::to_string(epoch) + " but the lease is at epoch " +
+                          std::to_string(lease->epoch) + " (held by '" + lease->holder + "')");
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -209,15 +240,22 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
                             std::to_string(*version) + ", this baton needs " +
                             std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
   }
+  if (options.epoch) {
+    BATON_RETURN_IF_ERROR(CheckServedEpoch(**store, *options.epoch));
+    (*store)->SetFencingEpoch(*options.epoch);
+  }
+  if (!options.pidfile.empty()) BATON_RETURN_IF_ERROR(WritePidfile(options.pidfile));
   JobRecord job;
   job.kind = kSchedulerJob;
+  job.name = options.node;
   job.hostname = HostName();
   job.pid = getpid();
   job.process_start_ticks = ProcessStartTicks(job.pid);
   auto job_id = (*store)->RegisterJob(job);
   if (!job_id.ok()) return job_id.status();
-  spdlog::info("scheduler started on {} (pid {}, job {}), DAGs from {}", job.hostname, job.pid,
-               *job_id, config.core.dags_folder);
+  spdlog::info("scheduler started on {} (pid {}, job {}{}), DAGs from {}", job.hostname, job.pid,
+               *job_id, options.epoch ? ", epoch " + std::to_string(*options.epoch) : "",
+               config.core.dags_folder);
   Status stopped;
   {
     auto heartbeat_store = OpenStore(config.store, config.core.home);
@@ -230,6 +268,7 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
   }
   Status ended = (*store)->EndJob(*job_id);
   if (!ended.ok()) spdlog::warn("cannot mark scheduler job {} ended: {}", *job_id, ended.message());
+  if (!options.pidfile.empty()) RemovePidfile(options.pidfile);
   spdlog::info("scheduler stopped");
   return stopped;
 }

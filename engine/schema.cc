@@ -123,9 +123,42 @@ constexpr std::string_view kVersion2[] = {
     "ALTER TABLE job ADD COLUMN running_count INTEGER NOT NULL DEFAULT 0",
 };
 
+// Failover: the lease that names the active controller, and the history of
+// what controllers decided. Times are the database's clock, like heartbeats.
+constexpr std::string_view kVersion3[] = {
+    // One row, id 1. expires_at in the past: free; acquired_at NULL: never held.
+    "CREATE TABLE failover_lease ("
+    " id INTEGER NOT NULL PRIMARY KEY,"
+    " holder VARCHAR(250) NOT NULL DEFAULT '',"
+    " holder_job_id BIGINT NOT NULL DEFAULT 0,"
+    " epoch BIGINT NOT NULL DEFAULT 0,"
+    " expires_at BIGINT NOT NULL DEFAULT 0,"
+    " acquired_at BIGINT,"
+    " scheduler_node VARCHAR(250) NOT NULL DEFAULT '',"
+    " promote_to VARCHAR(250) NOT NULL DEFAULT '',"
+    " maintenance SMALLINT NOT NULL DEFAULT 0"
+    "){table_options}",
+
+    // Ignored when there: a migration cut off halfway runs it again.
+    "{insert_ignore} INTO failover_lease (id, epoch, expires_at) VALUES (1, 0, 0)",
+
+    "CREATE TABLE failover_event ("
+    " id {id_column},"
+    " at BIGINT NOT NULL,"
+    " node VARCHAR(250) NOT NULL,"
+    " epoch BIGINT NOT NULL,"
+    " kind VARCHAR(50) NOT NULL,"
+    " message TEXT NOT NULL"
+    "){table_options}",
+
+    // The history is listed newest first.
+    "CREATE INDEX failover_event_at_idx ON failover_event (at, id)",
+};
+
 constexpr MigrationSource kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
+    {3, kVersion3},
 };
 
 static_assert(kMigrations[std::size(kMigrations) - 1].version == Store::kSchemaVersion,
@@ -145,12 +178,14 @@ std::string Render(std::string_view statement, SqlDialect dialect) {
       // name a newer job.
       ReplaceAll(sql, "{id_column}", "INTEGER PRIMARY KEY AUTOINCREMENT");
       ReplaceAll(sql, "{table_options}", "");
+      ReplaceAll(sql, "{insert_ignore}", "INSERT OR IGNORE");
       break;
     case SqlDialect::kMariaDb:
       ReplaceAll(sql, "{id_column}", "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY");
       // Binary collation: keys compare byte for byte, as they do in SQLite.
       ReplaceAll(sql, "{table_options}",
                  " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+      ReplaceAll(sql, "{insert_ignore}", "INSERT IGNORE");
       break;
   }
   return sql;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/lease_sql.h"
 #include "engine/schema.h"
 #include "engine/store_rows.h"
 
@@ -384,6 +385,7 @@ Result<bool> SqliteStore::CreateDagRun(const DagRun& run,
                                        const std::vector<TaskInstance>& task_instances) {
   BATON_RETURN_IF_ERROR(CheckTaskInstancesOfRun(run, task_instances));
   return WriteTransaction([&]() -> Result<bool> {
+    BATON_RETURN_IF_ERROR(CheckFencing());
     auto insert_run = Prepare(
         "INSERT INTO dag_run ({dag_run_columns}, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {now})");
@@ -440,6 +442,7 @@ Status SqliteStore::SetDagRunState(const std::string& dag_id, const std::string&
                                    RunState from, RunState to, std::optional<TimePoint> start_date,
                                    std::optional<TimePoint> end_date) {
   return WriteTransaction([&]() -> Status {
+    BATON_RETURN_IF_ERROR(CheckFencing());
     auto update = Prepare(
         "UPDATE dag_run SET state = ?3, start_date = COALESCE(?4, start_date), "
         "end_date = COALESCE(?5, end_date) WHERE dag_id = ?1 AND run_id = ?2 AND state = ?6");
@@ -569,6 +572,7 @@ Result<bool> SqliteStore::CloseTry(const TaskTransition& transition) {
 Result<std::vector<bool>> SqliteStore::ApplyTransitions(
     const std::vector<TaskTransition>& transitions) {
   return WriteTransaction([&]() -> Result<std::vector<bool>> {
+    BATON_RETURN_IF_ERROR(CheckFencing());
     std::vector<bool> applied;
     applied.reserve(transitions.size());
     for (const TaskTransition& transition : transitions) {
@@ -667,6 +671,115 @@ Result<std::optional<JobRecord>> SqliteStore::GetJob(int64_t job_id) {
   if (!statement.ok()) return statement.status();
   statement->Bind(job_id);
   return ReadOptional<JobRows>(*statement);
+}
+
+Result<Lease> SqliteStore::GetLease() {
+  auto statement = Prepare(lease_sql::kSelectLease);
+  if (!statement.ok()) return statement.status();
+  return ReadLease(*statement);
+}
+
+Result<std::optional<int64_t>> SqliteStore::AcquireLease(const std::string& node, int64_t job_id,
+                                                         Duration ttl) {
+  static const std::string sql = "UPDATE failover_lease SET " +
+                                 std::string(lease_sql::kAcquireAssignments) +
+                                 ", epoch = epoch + 1 WHERE " +
+                                 std::string(lease_sql::kAcquirable) + " RETURNING epoch";
+  return WriteTransaction([&]() -> Result<std::optional<int64_t>> {
+    auto acquire = Prepare(sql);
+    if (!acquire.ok()) return acquire.status();
+    auto row = acquire->Bind(node, job_id, MicrosOf(ttl), node, MicrosOf(ttl)).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<int64_t>();
+    return std::optional<int64_t>(acquire->Int());
+  });
+}
+
+Result<bool> SqliteStore::RenewLease(int64_t job_id, int64_t epoch, Duration ttl) {
+  return WriteTransaction([&]() -> Result<bool> {
+    auto renew = Prepare(lease_sql::kRenewLease);
+    if (!renew.ok()) return renew.status();
+    auto changed = renew->Bind(MicrosOf(ttl), job_id, epoch).Run();
+    if (!changed.ok()) return changed.status();
+    return *changed == 1;
+  });
+}
+
+Status SqliteStore::ReleaseLease(int64_t job_id, int64_t epoch) {
+  return WriteTransaction([&]() -> Status {
+    auto release = Prepare(lease_sql::kReleaseLease);
+    if (!release.ok()) return release.status();
+    return StatusOf(release->Bind(job_id, epoch).Run());
+  });
+}
+
+Status SqliteStore::SetSchedulerNode(int64_t epoch, const std::string& node) {
+  return WriteTransaction([&]() -> Status {
+    auto update = Prepare(lease_sql::kSetSchedulerNode);
+    if (!update.ok()) return update.status();
+    auto changed = update->Bind(node, epoch).Run();
+    if (!changed.ok()) return changed.status();
+    if (*changed == 1) return Status::Ok();
+    auto current = Prepare(lease_sql::kSelectLeaseEpoch);
+    if (!current.ok()) return current.status();
+    Status fenced = CheckFencingEpoch(*current, epoch);
+    return fenced.ok() ? MissingLeaseRow() : fenced;
+  });
+}
+
+Status SqliteStore::SetPromoteTo(const std::string& node) {
+  return WriteTransaction([&]() -> Status {
+    auto update = Prepare(lease_sql::kSetPromoteTo);
+    if (!update.ok()) return update.status();
+    auto changed = update->Bind(node).Run();
+    if (!changed.ok()) return changed.status();
+    return *changed == 1 ? Status::Ok() : MissingLeaseRow();
+  });
+}
+
+Status SqliteStore::SetMaintenance(bool on) {
+  return WriteTransaction([&]() -> Status {
+    auto update = Prepare(lease_sql::kSetMaintenance);
+    if (!update.ok()) return update.status();
+    auto changed = update->Bind(on ? 1 : 0).Run();
+    if (!changed.ok()) return changed.status();
+    return *changed == 1 ? Status::Ok() : MissingLeaseRow();
+  });
+}
+
+Status SqliteStore::RecordFailoverEvent(const FailoverEvent& event) {
+  return WriteTransaction([&]() -> Status {
+    auto insert = Prepare(lease_sql::kInsertEvent);
+    if (!insert.ok()) return insert.status();
+    FailoverEventRows::Bind(*insert, event);
+    return StatusOf(insert->Run());
+  });
+}
+
+Result<std::vector<FailoverEvent>> SqliteStore::ListFailoverEvents(int limit) {
+  static const std::string sql = std::string(lease_sql::kListEvents) + " LIMIT ?";
+  auto statement = Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  // SQLite reads a negative limit as none.
+  statement->Bind(limit > 0 ? limit : -1);
+  return ReadAll<FailoverEventRows>(*statement);
+}
+
+Status SqliteStore::ClearFailoverMetadata() {
+  return WriteTransaction([&]() -> Status {
+    BATON_RETURN_IF_ERROR(Execute(lease_sql::kClearLease));
+    BATON_RETURN_IF_ERROR(Execute(lease_sql::kClearEvents));
+    auto end_jobs = Prepare(lease_sql::kEndControllerJobs);
+    if (!end_jobs.ok()) return end_jobs.status();
+    return StatusOf(end_jobs->Bind(kJobEnded, kControllerJob, kJobRunning).Run());
+  });
+}
+
+Status SqliteStore::CheckFencing() {
+  if (!fencing_epoch_) return Status::Ok();
+  auto statement = Prepare(lease_sql::kSelectLeaseEpoch);
+  if (!statement.ok()) return statement.status();
+  return CheckFencingEpoch(*statement, *fencing_epoch_);
 }
 
 }  // namespace baton

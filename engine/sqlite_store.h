@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,6 +67,20 @@ class SqliteStore final : public Store {
   Result<std::vector<JobRecord>> ListRunningJobs(const std::string& kind) override;
   Result<std::optional<JobRecord>> GetJob(int64_t job_id) override;
 
+  Result<Lease> GetLease() override;
+  Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
+                                              Duration ttl) override;
+  Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) override;
+  Status ReleaseLease(int64_t job_id, int64_t epoch) override;
+  Status SetSchedulerNode(int64_t epoch, const std::string& node) override;
+  Status SetPromoteTo(const std::string& node) override;
+  Status SetMaintenance(bool on) override;
+  Status RecordFailoverEvent(const FailoverEvent& event) override;
+  Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) override;
+  Status ClearFailoverMetadata() override;
+
+  void SetFencingEpoch(int64_t epoch) override { fencing_epoch_ = epoch; }
+
  private:
   // Opens the connection if it is not open yet; `create` makes the file.
   Status Connect(bool create);
@@ -87,12 +102,17 @@ class SqliteStore final : public Store {
   Result<bool> UpdateTaskInstance(const TaskTransition& transition);
   Result<bool> StartTry(const TaskInstance& ti);
   Result<bool> CloseTry(const TaskTransition& transition);
+  // Within a scheduling write's transaction: Fenced when the lease has moved on
+  // from the epoch set by SetFencingEpoch (BEGIN IMMEDIATE already keeps every
+  // other writer, an acquire too, out until it commits).
+  Status CheckFencing();
   // An IoError naming the file, `what` failed, and SQLite's last message.
   Status Error(std::string_view what) const;
 
   std::string path_;
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+  std::optional<int64_t> fencing_epoch_;  // unset: unfenced
 };
 
 }  // namespace baton

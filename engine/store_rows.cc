@@ -8,7 +8,7 @@
 namespace baton {
 
 std::string ExpandStoreSql(std::string_view sql, std::string_view now) {
-  const std::array<std::pair<std::string_view, std::string_view>, 8> placeholders{{
+  const std::array<std::pair<std::string_view, std::string_view>, 11> placeholders{{
       {"{now}", now},
       {"{dag_columns}", DagRows::kColumns},
       {"{import_error_columns}", ImportErrorRows::kColumns},
@@ -17,6 +17,9 @@ std::string ExpandStoreSql(std::string_view sql, std::string_view now) {
       {"{task_try_columns}", TaskTryRows::kColumns},
       {"{job_columns}", JobRows::kColumns},
       {"{registered_job_columns}", JobRows::kRegisteredColumns},
+      {"{lease_columns}", LeaseRows::kColumns},
+      {"{failover_event_columns}", FailoverEventRows::kColumns},
+      {"{recorded_failover_event_columns}", FailoverEventRows::kRecordedColumns},
   }};
   std::string text(sql);
   for (const auto& [placeholder, replacement] : placeholders) {
@@ -51,6 +54,24 @@ Status CheckTaskInstancesOfRun(const DagRun& run, const std::vector<TaskInstance
     }
   }
   return Status::Ok();
+}
+
+Status MissingLeaseRow() {
+  return Status::Internal(
+      "the store has no failover lease row: its schema is older than version 3; migrate it "
+      "(`baton db init`)");
+}
+
+Status StaleEpoch(int64_t lease_epoch, int64_t served_epoch, std::string_view who) {
+  const std::string served =
+      std::string(who) + " serves epoch " + std::to_string(served_epoch);
+  if (lease_epoch > served_epoch) {
+    return Status::Fenced("a newer failover epoch " + std::to_string(lease_epoch) + " exists, " +
+                          served);
+  }
+  // Not newer: an epoch given by mistake, or a store restored from an older backup.
+  return Status::Fenced("the failover lease is at epoch " + std::to_string(lease_epoch) + ", " +
+                        served);
 }
 
 Status JobNotFound(int64_t job_id) {

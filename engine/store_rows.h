@@ -20,8 +20,8 @@
 namespace baton {
 
 // Replaces the column-list placeholders ({dag_columns}, {task_instance_columns},
-// {job_columns}, {registered_job_columns}, ...) and {now}, the database's clock
-// in epoch microseconds, spelled `now`.
+// {job_columns}, {registered_job_columns}, {lease_columns}, ...) and {now}, the
+// database's clock in epoch microseconds, spelled `now`.
 std::string ExpandStoreSql(std::string_view sql, std::string_view now);
 
 // An Internal error for a stored name no enum value has.
@@ -227,6 +227,52 @@ struct JobRows {
   }
 };
 
+// The lease row followed by the time it has left in microseconds, by the
+// database's clock ("SELECT {lease_columns}, expires_at - {now} ...").
+struct LeaseRows {
+  using Value = Lease;
+  static constexpr std::string_view kColumns =
+      "holder, holder_job_id, epoch, expires_at, scheduler_node, promote_to, maintenance";
+
+  template <typename Row>
+  static Result<Lease> Read(Row& row) {
+    Lease lease;
+    lease.holder = row.Text();
+    lease.holder_job_id = row.Int();
+    lease.epoch = row.Int();
+    lease.expires_at = row.Time();
+    lease.scheduler_node = row.Text();
+    lease.promote_to = row.Text();
+    lease.maintenance = row.Int() != 0;
+    lease.remaining = std::chrono::duration_cast<Duration>(Micros(row.Int()));
+    return lease;
+  }
+};
+
+struct FailoverEventRows {
+  using Value = FailoverEvent;
+  // The id and `at` are the database's.
+  static constexpr std::string_view kColumns = "id, at, node, epoch, kind, message";
+  // What RecordFailoverEvent writes, in the order Bind binds.
+  static constexpr std::string_view kRecordedColumns = "node, epoch, kind, message";
+
+  template <typename Row>
+  static Result<FailoverEvent> Read(Row& row) {
+    FailoverEvent event;
+    event.id = row.Int();
+    event.at = row.Time();
+    event.node = row.Text();
+    event.epoch = row.Int();
+    event.kind = row.Text();
+    event.message = row.Text();
+    return event;
+  }
+  template <typename Statement>
+  static void Bind(Statement& statement, const FailoverEvent& event) {
+    statement.Bind(event.node, event.epoch, event.kind, event.message);
+  }
+};
+
 // Every row the statement returns.
 template <typename Rows, typename Statement>
 Result<std::vector<typename Rows::Value>> ReadAll(Statement& statement) {
@@ -270,6 +316,39 @@ Status CheckTaskInstancesOfRun(const DagRun& run, const std::vector<TaskInstance
 inline constexpr TaskState kClearableStates[] = {TaskState::kSuccess, TaskState::kFailed,
                                                  TaskState::kUpstreamFailed, TaskState::kSkipped,
                                                  TaskState::kUpForRetry};
+
+// Internal: a store migrated to version 3 always has the lease row.
+Status MissingLeaseRow();
+
+// The lease, which the statement (engine/lease_sql.h's kSelectLease) returns.
+template <typename Statement>
+Result<Lease> ReadLease(Statement& statement) {
+  auto lease = ReadOptional<LeaseRows>(statement);
+  if (!lease.ok()) return lease.status();
+  if (!lease->has_value()) return MissingLeaseRow();
+  return std::move(**lease);
+}
+
+// Fenced: the lease has moved on to `lease_epoch` while `who` ("this
+// scheduler") still serves `served_epoch`.
+Status StaleEpoch(int64_t lease_epoch, int64_t served_epoch, std::string_view who);
+
+// Runs the statement that reads the lease's epoch (kSelectLeaseEpoch): Ok when
+// it is still `served_epoch`, else Fenced.
+template <typename Statement>
+Status CheckFencingEpoch(Statement& statement, int64_t served_epoch) {
+  auto row = statement.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return MissingLeaseRow();
+  const int64_t lease_epoch = statement.Int();
+  if (lease_epoch == served_epoch) return Status::Ok();
+  return StaleEpoch(lease_epoch, served_epoch, "this scheduler");
+}
+
+// A lease duration as the store adds it to its clock.
+inline int64_t MicrosOf(Duration duration) {
+  return std::chrono::duration_cast<Micros>(duration).count();
+}
 
 Status JobNotFound(int64_t job_id);
 std::string RunName(const std::string& dag_id, const std::string& run_id);

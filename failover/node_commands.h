@@ -27,9 +27,9 @@ struct NodeCommands {
 
 // The commands for `node` serving `epoch`: the node's overrides, else
 // [failover]'s, else the defaults (systemctl when systemd runs the node, else a
-// detached `baton scheduler` with a pidfile). {baton}, {config}, {node},
-// {epoch}, {pidfile} and {log} are replaced, each quoted for /bin/sh; pidfile
-// and scheduler_log may themselves hold {node}.
+// detached `baton scheduler` with a pidfile). {baton}, {config}, {home},
+// {node}, {epoch}, {pidfile} and {log} are replaced, each quoted for /bin/sh;
+// pidfile and scheduler_log may themselves hold {node}.
 NodeCommands CommandsFor(const Config& config, const std::string& node, int64_t epoch);
 
 // The pidfile of `node`'s scheduler ([failover] pidfile with {node} replaced).
