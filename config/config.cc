@@ -227,7 +227,8 @@ node_name = ""
 # The masters that may run the scheduler, in the order a move tries them. A
 # controller whose node_name is not listed refuses to start. Per-node overrides
 # go in tables [failover.node.NAME]: ssh_host, ssh_port, ssh_user,
-# start_command, stop_command.
+# start_command, stop_command, and local = true to run that node's commands on
+# this machine without SSH (several nodes on one machine, for a demo or a test).
 nodes = []
 # How often the active controller checks the scheduler (its store heartbeat and
 # its process). Shorter: failures are seen sooner, at a few queries more.

@@ -71,6 +71,9 @@ struct SchedulerConfig {
 
 // Overrides for one master of [failover] nodes ([failover.node.NAME]).
 struct FailoverNodeConfig {
+  // Run this node's commands on this machine, without SSH: for several nodes
+  // on one machine (a demo, a test), never for real masters.
+  bool local = false;
   std::string ssh_host;  // empty: the node name
   int ssh_port = 22;
   std::string ssh_user;       // empty: [failover] ssh_user

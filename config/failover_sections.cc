@@ -12,7 +12,8 @@ const Duration kPositive(1);
 
 Status ReadNode(const FieldReader& node, FailoverNodeConfig* out) {
   BATON_RETURN_IF_ERROR(node.CheckKnownKeys(
-      {"ssh_host", "ssh_port", "ssh_user", "start_command", "stop_command"}));
+      {"local", "ssh_host", "ssh_port", "ssh_user", "start_command", "stop_command"}));
+  BATON_RETURN_IF_ERROR(node.ReadBool("local", &out->local));
   BATON_RETURN_IF_ERROR(node.ReadString("ssh_host", &out->ssh_host));
   BATON_RETURN_IF_ERROR(node.ReadInt("ssh_port", &out->ssh_port, 1, 65535));
   BATON_RETURN_IF_ERROR(node.ReadString("ssh_user", &out->ssh_user));

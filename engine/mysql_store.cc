@@ -10,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/lease_sql.h"
 #include "engine/mysql_retry.h"
 #include "engine/mysql_statement.h"
 #include "engine/schema.h"
@@ -100,6 +101,12 @@ Result<std::optional<TaskInstance>> SelectTaskInstance(MySqlConnection& connecti
   if (!statement.ok()) return statement.status();
   TaskInstanceRows::BindKey(**statement, key);
   return ReadOptional<TaskInstanceRows>(**statement);
+}
+
+Result<Lease> SelectLease(MySqlConnection& connection) {
+  auto statement = connection.Prepare(lease_sql::kSelectLease);
+  if (!statement.ok()) return statement.status();
+  return ReadLease(**statement);
 }
 
 MySqlOptions OptionsFor(MySqlUrl url, std::string password, const StoreConfig& config) {
@@ -303,6 +310,7 @@ Result<bool> MySqlStore::CreateDagRun(const DagRun& run,
   return RunTransaction(
       connection_,
       [&]() -> Result<bool> {
+        BATON_RETURN_IF_ERROR(CheckFencing());
         auto insert_run = Prepare(
             "INSERT INTO dag_run ({dag_run_columns}, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now})");
@@ -354,6 +362,7 @@ Status MySqlStore::SetDagRunState(const std::string& dag_id, const std::string& 
   return RunTransaction(
       connection_,
       [&]() -> Status {
+        BATON_RETURN_IF_ERROR(CheckFencing());
         auto update = Prepare(
             "UPDATE dag_run SET state = ?, start_date = COALESCE(?, start_date), "
             "end_date = COALESCE(?, end_date) WHERE dag_id = ? AND run_id = ? AND state = ?");
@@ -502,6 +511,7 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
       connection_,
       [&]() -> Result<std::vector<bool>> {
         for (;;) {
+          BATON_RETURN_IF_ERROR(CheckFencing());
           bool restart = false;
           auto applied = ApplyTransitionsOnce(transitions, order, refused, restart);
           if (!applied.ok() || !restart) return applied;
@@ -632,6 +642,149 @@ Result<std::optional<JobRecord>> MySqlStore::GetJob(int64_t job_id) {
     (*statement)->Bind(job_id);
     return ReadOptional<JobRows>(**statement);
   });
+}
+
+Result<Lease> MySqlStore::GetLease() {
+  return RunRetrying(connection_, [&] { return SelectLease(connection_); });
+}
+
+Result<std::optional<int64_t>> MySqlStore::AcquireLease(const std::string& node, int64_t job_id,
+                                                        Duration ttl) {
+  // LAST_INSERT_ID(expr) hands the new epoch back in the UPDATE's own reply.
+  static const std::string sql = "UPDATE failover_lease SET " +
+                                 std::string(lease_sql::kAcquireAssignments) +
+                                 ", epoch = LAST_INSERT_ID(epoch + 1) WHERE " +
+                                 std::string(lease_sql::kAcquirable);
+  bool sent_before = false;
+  return RunRetrying(connection_, [&]() -> Result<std::optional<int64_t>> {
+    if (std::exchange(sent_before, true)) {
+      // The previous attempt's UPDATE may have applied with its reply lost.
+      auto lease = SelectLease(connection_);
+      if (!lease.ok()) return lease.status();
+      if (lease->holder_job_id == job_id && lease->remaining > Duration(0)) {
+        return std::optional<int64_t>(lease->epoch);
+      }
+    }
+    auto acquire = Prepare(sql);
+    if (!acquire.ok()) return acquire.status();
+    auto matched = (*acquire)->Bind(node, job_id, MicrosOf(ttl), node, MicrosOf(ttl)).Run();
+    if (!matched.ok()) return matched.status();
+    if (*matched == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>((*acquire)->InsertId());
+  });
+}
+
+Result<bool> MySqlStore::RenewLease(int64_t job_id, int64_t epoch, Duration ttl) {
+  return RunRetrying(connection_, [&]() -> Result<bool> {
+    auto renew = Prepare(lease_sql::kRenewLease);
+    if (!renew.ok()) return renew.status();
+    auto matched = (*renew)->Bind(MicrosOf(ttl), job_id, epoch).Run();
+    if (!matched.ok()) return matched.status();
+    return *matched == 1;
+  });
+}
+
+Status MySqlStore::ReleaseLease(int64_t job_id, int64_t epoch) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto release = Prepare(lease_sql::kReleaseLease);
+    if (!release.ok()) return release.status();
+    return StatusOf((*release)->Bind(job_id, epoch).Run());
+  });
+}
+
+Status MySqlStore::SetSchedulerNode(int64_t epoch, const std::string& node) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto update = Prepare(lease_sql::kSetSchedulerNode);
+    if (!update.ok()) return update.status();
+    auto matched = (*update)->Bind(node, epoch).Run();
+    if (!matched.ok()) return matched.status();
+    if (*matched == 1) return Status::Ok();
+    auto current = Prepare(lease_sql::kSelectLeaseEpoch);
+    if (!current.ok()) return current.status();
+    auto lease_epoch = ReadLeaseEpoch(**current);
+    if (!lease_epoch.ok()) return lease_epoch.status();
+    return StaleEpoch(*lease_epoch, epoch, "this controller");
+  });
+}
+
+Status MySqlStore::SetPromoteTo(const std::string& node) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto update = Prepare(lease_sql::kSetPromoteTo);
+    if (!update.ok()) return update.status();
+    auto matched = (*update)->Bind(node).Run();
+    if (!matched.ok()) return matched.status();
+    return *matched == 1 ? Status::Ok() : MissingLeaseRow();
+  });
+}
+
+Status MySqlStore::SetMaintenance(bool on) {
+  return RunRetrying(connection_, [&]() -> Status {
+    auto update = Prepare(lease_sql::kSetMaintenance);
+    if (!update.ok()) return update.status();
+    auto matched = (*update)->Bind(on ? 1 : 0).Run();
+    if (!matched.ok()) return matched.status();
+    return *matched == 1 ? Status::Ok() : MissingLeaseRow();
+  });
+}
+
+Status MySqlStore::RecordFailoverEvent(const FailoverEvent& event) {
+  // A transaction, as for RegisterJob: the INSERT's reply carries the id to
+  // look for when only COMMIT's reply is lost.
+  return RunTransaction(
+      connection_,
+      [&]() -> Result<int64_t> {
+        auto insert = Prepare(lease_sql::kInsertEvent);
+        if (!insert.ok()) return insert.status();
+        FailoverEventRows::Bind(**insert, event);
+        BATON_RETURN_IF_ERROR(StatusOf((*insert)->Run()));
+        return (*insert)->InsertId();
+      },
+      [&](const Result<int64_t>& id) -> Result<bool> {
+        auto statement = Prepare("SELECT node, epoch, kind FROM failover_event WHERE id = ?");
+        if (!statement.ok()) return statement.status();
+        auto row = (*statement)->Bind(*id).Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return false;
+        MySqlStatement& found = **statement;
+        return found.Text() == event.node && found.Int() == event.epoch &&
+               found.Text() == event.kind;
+      })
+      .status();
+}
+
+Result<std::vector<FailoverEvent>> MySqlStore::ListFailoverEvents(int limit) {
+  static const std::string all(lease_sql::kListEvents);
+  static const std::string newest = all + " LIMIT ?";
+  return RunRetrying(connection_, [&]() -> Result<std::vector<FailoverEvent>> {
+    auto statement = Prepare(limit > 0 ? newest : all);
+    if (!statement.ok()) return statement.status();
+    if (limit > 0) (*statement)->Bind(limit);
+    return ReadAll<FailoverEventRows>(**statement);
+  });
+}
+
+Status MySqlStore::ClearFailoverMetadata() {
+  return RunTransaction(
+      connection_,
+      [&]() -> Status {
+        for (std::string_view sql : {lease_sql::kClearLease, lease_sql::kClearEvents}) {
+          auto statement = Prepare(sql);
+          if (!statement.ok()) return statement.status();
+          BATON_RETURN_IF_ERROR(StatusOf((*statement)->Run()));
+        }
+        auto end_jobs = Prepare(lease_sql::kEndControllerJobs);
+        if (!end_jobs.ok()) return end_jobs.status();
+        return StatusOf((*end_jobs)->Bind(kJobEnded, kControllerJob, kJobRunning).Run());
+      },
+      RunAgain<Status>);
+}
+
+Status MySqlStore::CheckFencing() {
+  if (!fencing_epoch_) return Status::Ok();
+  static const std::string sql = std::string(lease_sql::kSelectLeaseEpoch) + " LOCK IN SHARE MODE";
+  auto statement = Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  return CheckLeaseEpoch(**statement, *fencing_epoch_, "this scheduler");
 }
 
 }  // namespace baton

@@ -2,6 +2,7 @@
 // cluster's masters and agents share.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,9 +18,12 @@ class MySqlStatement;
 // on it. Every query with parameters is a prepared statement.
 //
 // Retries (the policy is MySqlRetryPolicy's): a read, and a write that is
-// harmless to repeat (SyncDag, SetDagPaused, HeartbeatJob, EndJob: one
-// statement each), simply runs again on a new connection when the connection is
-// lost. Every other write is one transaction, run again from the start when it
+// harmless to repeat (SyncDag, SetDagPaused, HeartbeatJob, EndJob, and of the
+// failover lease RenewLease, ReleaseLease, SetSchedulerNode, SetPromoteTo,
+// SetMaintenance: one statement each), simply runs again on a new connection
+// when the connection is lost; a renew that runs again is its own read-back, as
+// it matches exactly when the lease is still held by that job with that epoch.
+// Every other write is one transaction, run again from the start when it
 // deadlocks, times out waiting for a lock, or loses the connection before
 // COMMIT was sent (the server rolls back what was not committed).
 //
@@ -35,9 +39,17 @@ class MySqlStatement;
 // - ClearTaskInstances: applied when the task instances it cleared are in none.
 // - RegisterJob: applied when the row with the id the INSERT returned is there
 //   (a job's row names its process, so it cannot be another's).
-// - ReplaceImportErrors: runs again, which replaces the list with the same one.
+// - ReplaceImportErrors, ClearFailoverMetadata: run again, to the same end.
+// - RecordFailoverEvent: applied when the row with the id the INSERT returned is
+//   there with the same node, epoch and kind.
 // When the rows cannot be read back within the retry budget, the call fails
 // with Unavailable, saying the outcome is unknown.
+//
+// AcquireLease is one UPDATE, outside a transaction so that it holds the lease
+// row for no longer than itself. When its reply is lost, the next attempt first
+// reads the lease back: held by this job and not expired, the lost UPDATE took
+// it (with the epoch the row holds); anything else, and the UPDATE runs again,
+// its condition deciding afresh.
 //
 // Times that decide liveness come from the server's clock (UTC_TIMESTAMP(6)).
 class MySqlStore final : public Store {
@@ -120,9 +132,15 @@ class MySqlStore final : public Store {
                                     const std::vector<bool>& applied);
   Status InsertTaskInstances(const std::vector<TaskInstance>& task_instances);
 
+  // Within a scheduling write's transaction: Fenced when the lease has moved on
+  // from the epoch set by SetFencingEpoch. It reads the lease row with a shared
+  // lock, which an acquire's UPDATE waits for until this transaction ends.
+  Status CheckFencing();
+
   Result<MySqlStatement*> Prepare(std::string_view sql) { return connection_.Prepare(sql); }
 
   MySqlConnection connection_;
+  std::optional<int64_t> fencing_epoch_;  // unset: unfenced
 };
 
 }  // namespace baton

@@ -571,6 +571,7 @@ Result<bool> SqliteStore::CloseTry(const TaskTransition& transition) {
 
 Result<std::vector<bool>> SqliteStore::ApplyTransitions(
     const std::vector<TaskTransition>& transitions) {
+  if (transitions.empty()) return std::vector<bool>();
   return WriteTransaction([&]() -> Result<std::vector<bool>> {
     BATON_RETURN_IF_ERROR(CheckFencing());
     std::vector<bool> applied;
@@ -722,8 +723,9 @@ Status SqliteStore::SetSchedulerNode(int64_t epoch, const std::string& node) {
     if (*changed == 1) return Status::Ok();
     auto current = Prepare(lease_sql::kSelectLeaseEpoch);
     if (!current.ok()) return current.status();
-    Status fenced = CheckFencingEpoch(*current, epoch);
-    return fenced.ok() ? MissingLeaseRow() : fenced;
+    auto lease_epoch = ReadLeaseEpoch(*current);
+    if (!lease_epoch.ok()) return lease_epoch.status();
+    return StaleEpoch(*lease_epoch, epoch, "this controller");
   });
 }
 
@@ -779,7 +781,7 @@ Status SqliteStore::CheckFencing() {
   if (!fencing_epoch_) return Status::Ok();
   auto statement = Prepare(lease_sql::kSelectLeaseEpoch);
   if (!statement.ok()) return statement.status();
-  return CheckFencingEpoch(*statement, *fencing_epoch_);
+  return CheckLeaseEpoch(*statement, *fencing_epoch_, "this scheduler");
 }
 
 }  // namespace baton

@@ -333,16 +333,23 @@ Result<Lease> ReadLease(Statement& statement) {
 // scheduler") still serves `served_epoch`.
 Status StaleEpoch(int64_t lease_epoch, int64_t served_epoch, std::string_view who);
 
-// Runs the statement that reads the lease's epoch (kSelectLeaseEpoch): Ok when
-// it is still `served_epoch`, else Fenced.
+// The lease's epoch, which the statement (kSelectLeaseEpoch) returns.
 template <typename Statement>
-Status CheckFencingEpoch(Statement& statement, int64_t served_epoch) {
+Result<int64_t> ReadLeaseEpoch(Statement& statement) {
   auto row = statement.Step();
   if (!row.ok()) return row.status();
   if (!*row) return MissingLeaseRow();
-  const int64_t lease_epoch = statement.Int();
-  if (lease_epoch == served_epoch) return Status::Ok();
-  return StaleEpoch(lease_epoch, served_epoch, "this scheduler");
+  return statement.Int();
+}
+
+// Runs the statement that reads the lease's epoch: Ok when it is still
+// `served_epoch`, else StaleEpoch.
+template <typename Statement>
+Status CheckLeaseEpoch(Statement& statement, int64_t served_epoch, std::string_view who) {
+  auto lease_epoch = ReadLeaseEpoch(statement);
+  if (!lease_epoch.ok()) return lease_epoch.status();
+  if (*lease_epoch == served_epoch) return Status::Ok();
+  return StaleEpoch(*lease_epoch, served_epoch, who);
 }
 
 // A lease duration as the store adds it to its clock.

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "common/process.h"
@@ -53,12 +53,13 @@ Status RunAlertCommand(const AlertsConfig& config, const Alert& alert) {
       return Status::Unavailable(DescribeExit(wait_status));
     }
     if (reaped < 0 && errno != EINTR) {
-      return Status::Internal(std::string("cannot wait for the command: ") + std::strerror(errno));
+      return Status::Internal("cannot wait for the command: " +
+                              std::error_code(errno, std::generic_category()).message());
     }
     if (SteadyClock::now() >= deadline) break;
     std::this_thread::sleep_for(kPollInterval);
   }
-  // The whole group, so nothing the command started outlives it.
+  // The whole group, so what the command started goes with it.
   SignalProcessGroup(*pid, SIGKILL);
   while (waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
   }

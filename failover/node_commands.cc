@@ -120,8 +120,8 @@ NodeCommands CommandsFor(const Config& config, const std::string& node, int64_t 
 }
 
 std::unique_ptr<NodeShell> ShellFor(const Config& config, const std::string& node) {
-  if (node == CurrentNodeName(config)) return MakeLocalShell();
   const FailoverNodeConfig& overrides = NodeSettings(config, node);
+  if (node == CurrentNodeName(config) || overrides.local) return MakeLocalShell();
   SshTarget target;
   target.host = overrides.ssh_host.empty() ? node : overrides.ssh_host;
   target.port = overrides.ssh_port;

@@ -35,8 +35,8 @@ NodeCommands CommandsFor(const Config& config, const std::string& node, int64_t 
 // The pidfile of `node`'s scheduler ([failover] pidfile with {node} replaced).
 std::string PidfileFor(const Config& config, const std::string& node);
 
-// The shell that reaches `node`: local for this controller's own node, SSH
-// (with the node's host, port and user) for the others.
+// The shell that reaches `node`: local for this controller's own node and for
+// nodes marked `local`, SSH (with the node's host, port and user) for the others.
 std::unique_ptr<NodeShell> ShellFor(const Config& config, const std::string& node);
 
 }  // namespace baton

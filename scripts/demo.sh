@@ -40,3 +40,5 @@ echo "== runs"
   done
 echo "== the log of example_hello's show_environment task"
 "$baton" tasks log example_hello "$("$baton" runs list --dag example_hello --json | grep -o '"run_id":"[^"]*"' | head -1 | cut -d'"' -f4)" show_environment || true
+echo "== failover: a takeover between two controllers on this machine"
+scripts/demo_failover.sh

@@ -122,6 +122,38 @@ class FlakyStore final : public Store {
   Result<std::optional<JobRecord>> GetJob(int64_t id) override {
     return Pass([&] { return inner_.GetJob(id); });
   }
+  Result<Lease> GetLease() override {
+    return Pass([&] { return inner_.GetLease(); });
+  }
+  Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job,
+                                              Duration ttl) override {
+    return Pass([&] { return inner_.AcquireLease(node, job, ttl); });
+  }
+  Result<bool> RenewLease(int64_t job, int64_t epoch, Duration ttl) override {
+    return Pass([&] { return inner_.RenewLease(job, epoch, ttl); });
+  }
+  Status ReleaseLease(int64_t job, int64_t epoch) override {
+    return Down().ok() ? inner_.ReleaseLease(job, epoch) : Down();
+  }
+  Status SetSchedulerNode(int64_t epoch, const std::string& node) override {
+    return Down().ok() ? inner_.SetSchedulerNode(epoch, node) : Down();
+  }
+  Status SetPromoteTo(const std::string& node) override {
+    return Down().ok() ? inner_.SetPromoteTo(node) : Down();
+  }
+  Status SetMaintenance(bool on) override {
+    return Down().ok() ? inner_.SetMaintenance(on) : Down();
+  }
+  Status RecordFailoverEvent(const FailoverEvent& event) override {
+    return Down().ok() ? inner_.RecordFailoverEvent(event) : Down();
+  }
+  Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) override {
+    return Pass([&] { return inner_.ListFailoverEvents(limit); });
+  }
+  Status ClearFailoverMetadata() override {
+    return Down().ok() ? inner_.ClearFailoverMetadata() : Down();
+  }
+  void SetFencingEpoch(int64_t epoch) override { inner_.SetFencingEpoch(epoch); }
 
  private:
   Status Down() const {

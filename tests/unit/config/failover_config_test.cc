@@ -67,6 +67,7 @@ stop_command = "stop"
 check_command = "check"
 
 [failover.node.m2]
+local = true
 ssh_host = "10.0.0.2"
 ssh_port = 2222
 ssh_user = "ops"
@@ -97,6 +98,7 @@ timeout = "3s"
   EXPECT_EQ(failover.scheduler_log, "/srv/baton/logs/scheduler-{node}.log");
   EXPECT_EQ(failover.start_command, "start {epoch}");
   ASSERT_EQ(failover.node.count("m2"), 1u);
+  EXPECT_TRUE(failover.node.at("m2").local);
   EXPECT_EQ(failover.node.at("m2").ssh_host, "10.0.0.2");
   EXPECT_EQ(failover.node.at("m2").ssh_port, 2222);
   EXPECT_EQ(failover.node.at("m2").ssh_user, "ops");

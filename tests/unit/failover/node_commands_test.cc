@@ -71,6 +71,8 @@ TEST(NodeCommandsTest, OwnNodeIsLocalOthersGoOverSsh) {
   config.failover.node["m2"].ssh_port = 2222;
   EXPECT_EQ(ShellFor(config, "m1")->Describe(), "local");
   EXPECT_EQ(ShellFor(config, "m2")->Describe(), "baton@10.0.0.2:2222");
+  config.failover.node["m2"].local = true;
+  EXPECT_EQ(ShellFor(config, "m2")->Describe(), "local");
   EXPECT_THAT(CurrentNodeName(config), Not(HasSubstr(" ")));
   EXPECT_EQ(CurrentNodeName(config), "m1");
 }
