@@ -33,7 +33,8 @@ Status InitializeCurl() {
   static CURLcode result = CURLE_OK;
   std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (result != CURLE_OK) {
-    return Status::Internal(std::string("cannot initialize libcurl: ") + curl_easy_strerror(result));
+    return Status::Internal(std::string("cannot initialize libcurl: ") +
+                            curl_easy_strerror(result));
   }
   return Status::Ok();
 }

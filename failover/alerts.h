@@ -22,9 +22,11 @@ struct Alert {
 class Alerter {
  public:
   virtual ~Alerter() = default;
-  // Delivers to every configured channel; each has AlertsConfig::timeout. The
-  // status names each channel that failed and why ("email: ...; webhook: HTTP
-  // 500"); the others still got it. Secrets never appear in it.
+  // Delivers to every configured channel, all at once, and returns when each has
+  // finished or given up after AlertsConfig::timeout: it blocks for up to about
+  // one timeout, so keep it off the thread that renews the lease. The status
+  // names each channel that failed and why ("email: ...; webhook: HTTP 500");
+  // the others still got it. Secrets and the webhook URL never appear in it.
   virtual Status Send(const Alert& alert) = 0;
 };
 

@@ -24,6 +24,7 @@ namespace {
 
 constexpr char kPasswordVariable[] = "BATON_SMTP_PASSWORD";
 constexpr char kSubjectPrefix[] = "[baton] ";
+constexpr long kAuthenticationRequired = 530;  // the SMTP reply to mail sent without a login
 // Bytes of UTF-8 per encoded word: 45 bytes are 60 base64 characters, which
 // with "=?UTF-8?B?" and "?=" stays within RFC 2047's 75.
 constexpr size_t kEncodedWordBytes = 45;
@@ -62,9 +63,9 @@ std::string FormatMailDate(TimePoint at) {
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-                kDays[utc.tm_wday], utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900,
-                utc.tm_hour, utc.tm_min, utc.tm_sec);
+  std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[utc.tm_wday],
+                utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                utc.tm_sec);
   return buffer;
 }
 
@@ -72,7 +73,8 @@ std::string FormatMailDate(TimePoint at) {
 std::string MessageId(TimePoint at, const std::string& from) {
   const std::string address = EnvelopeAddress(from);
   const size_t at_sign = address.rfind('@');
-  const std::string domain = at_sign == std::string::npos ? HostName() : address.substr(at_sign + 1);
+  const std::string domain =
+      at_sign == std::string::npos ? HostName() : address.substr(at_sign + 1);
   std::random_device random;
   char random_part[17];
   std::snprintf(random_part, sizeof random_part, "%08x%08x", random(), random());
@@ -216,6 +218,13 @@ Status SendEmailAlert(const AlertsConfig& config, const Alert& alert, TimePoint 
   // A server may quote what it was sent back in its reply.
   if (!password.empty() && reason.find(password) != std::string::npos) {
     reason = curl_easy_strerror(code);
+  }
+  long smtp_reply = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &smtp_reply);
+  if (code == CURLE_LOGIN_DENIED) {
+    reason += " as " + config.smtp_user;
+  } else if (smtp_reply == kAuthenticationRequired && config.smtp_user.empty()) {
+    reason += " (the server wants a login: set alerts.smtp_user and the password)";
   }
   return Status::Unavailable(reason);
 }
