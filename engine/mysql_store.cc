@@ -651,10 +651,9 @@ Result<Lease> MySqlStore::GetLease() {
 Result<std::optional<int64_t>> MySqlStore::AcquireLease(const std::string& node, int64_t job_id,
                                                         Duration ttl) {
   // LAST_INSERT_ID(expr) hands the new epoch back in the UPDATE's own reply.
-  static const std::string sql = "UPDATE failover_lease SET " +
-                                 std::string(lease_sql::kAcquireAssignments) +
-                                 ", epoch = LAST_INSERT_ID(epoch + 1) WHERE " +
-                                 std::string(lease_sql::kAcquirable);
+  static const std::string sql =
+      "UPDATE failover_lease SET " + std::string(lease_sql::kAcquireAssignments) +
+      ", epoch = LAST_INSERT_ID(epoch + 1) WHERE " + std::string(lease_sql::kAcquirable);
   bool sent_before = false;
   return RunRetrying(connection_, [&]() -> Result<std::optional<int64_t>> {
     if (std::exchange(sent_before, true)) {
@@ -730,7 +729,7 @@ Status MySqlStore::SetMaintenance(bool on) {
 Status MySqlStore::RecordFailoverEvent(const FailoverEvent& event) {
   // A transaction, as for RegisterJob: the INSERT's reply carries the id to
   // look for when only COMMIT's reply is lost.
-  return RunTransaction(
+  auto recorded = RunTransaction(
       connection_,
       [&]() -> Result<int64_t> {
         auto insert = Prepare(lease_sql::kInsertEvent);
@@ -748,8 +747,8 @@ Status MySqlStore::RecordFailoverEvent(const FailoverEvent& event) {
         MySqlStatement& found = **statement;
         return found.Text() == event.node && found.Int() == event.epoch &&
                found.Text() == event.kind;
-      })
-      .status();
+      });
+  return recorded.status();
 }
 
 Result<std::vector<FailoverEvent>> MySqlStore::ListFailoverEvents(int limit) {

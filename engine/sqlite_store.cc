@@ -682,10 +682,9 @@ Result<Lease> SqliteStore::GetLease() {
 
 Result<std::optional<int64_t>> SqliteStore::AcquireLease(const std::string& node, int64_t job_id,
                                                          Duration ttl) {
-  static const std::string sql = "UPDATE failover_lease SET " +
-                                 std::string(lease_sql::kAcquireAssignments) +
-                                 ", epoch = epoch + 1 WHERE " +
-                                 std::string(lease_sql::kAcquirable) + " RETURNING epoch";
+  static const std::string sql =
+      "UPDATE failover_lease SET " + std::string(lease_sql::kAcquireAssignments) +
+      ", epoch = epoch + 1 WHERE " + std::string(lease_sql::kAcquirable) + " RETURNING epoch";
   return WriteTransaction([&]() -> Result<std::optional<int64_t>> {
     auto acquire = Prepare(sql);
     if (!acquire.ok()) return acquire.status();

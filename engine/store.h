@@ -254,19 +254,24 @@ class Store {
   virtual Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
                                                       Duration ttl) = 0;
   // Extends the lease held by `job_id` with `epoch` to now + ttl; false when it is
-  // no longer held so (expired and taken, or cleared).
+  // no longer held so (expired and taken, or cleared). A lease that expired but
+  // that nobody took yet is still held so, and renewing it succeeds: nobody can
+  // have acted on it, since taking it raises the epoch.
   virtual Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) = 0;
-  // Ends the lease now when it is still held by `job_id` with `epoch`, so a
-  // standby takes it at its next try.
+  // Ends the lease now when it is still held by `job_id` with `epoch` and has
+  // not expired, so a standby takes it at its next try; otherwise does nothing.
+  // The holder's name stays, as the last holder's.
   virtual Status ReleaseLease(int64_t job_id, int64_t epoch) = 0;
   // Records where the scheduler of `epoch` runs; Fenced when the epoch moved on.
   virtual Status SetSchedulerNode(int64_t epoch, const std::string& node) = 0;
   virtual Status SetPromoteTo(const std::string& node) = 0;  // empty: cancel
   virtual Status SetMaintenance(bool on) = 0;
   virtual Status RecordFailoverEvent(const FailoverEvent& event) = 0;  // `id`, `at` ignored
-  virtual Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) = 0;  // newest first
+  // Newest first (by the database's clock); limit <= 0: all of them.
+  virtual Result<std::vector<FailoverEvent>> ListFailoverEvents(int limit) = 0;
   // Forgets the holder, scheduler node, switchover, maintenance and history, and
-  // ends every controller job row; the epoch stays, so fencing still holds.
+  // ends every controller job row; the epoch stays, so fencing still holds. The
+  // lease is free at once.
   virtual Status ClearFailoverMetadata() = 0;
 
   // Fencing. Once set, every scheduling write (ApplyTransitions, CreateDagRun,

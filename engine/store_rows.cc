@@ -58,13 +58,12 @@ Status CheckTaskInstancesOfRun(const DagRun& run, const std::vector<TaskInstance
 
 Status MissingLeaseRow() {
   return Status::Internal(
-      "the store has no failover lease row: its schema is older than version 3; migrate it "
+      "the store has no failover lease row (schema version 3 creates it): migrate the store "
       "(`baton db init`)");
 }
 
 Status StaleEpoch(int64_t lease_epoch, int64_t served_epoch, std::string_view who) {
-  const std::string served =
-      std::string(who) + " serves epoch " + std::to_string(served_epoch);
+  const std::string served = std::string(who) + " serves epoch " + std::to_string(served_epoch);
   if (lease_epoch > served_epoch) {
     return Status::Fenced("a newer failover epoch " + std::to_string(lease_epoch) + " exists, " +
                           served);
