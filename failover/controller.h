@@ -11,9 +11,10 @@
 namespace baton {
 
 // Runs until SIGTERM or SIGINT. On the way out an active controller releases
-// the lease (so a standby takes over at once) and leaves the scheduler running:
-// the next holder adopts it when healthy. InvalidInput when this node is not
-// in [failover] nodes.
+// the lease (so a standby takes over at its next try) and leaves the scheduler
+// running: it keeps scheduling until the next holder, whose new epoch fences
+// it, replaces it with a scheduler of its own epoch (see SchedulerSupervisor).
+// InvalidInput when this node is not in [failover] nodes.
 Status RunFailoverController(const Config& config);
 
 }  // namespace baton

@@ -16,8 +16,8 @@
 namespace baton {
 
 struct LeaseKeeperSettings {
-  std::string node;  // this controller's node name
-  int64_t job_id = 0;  // this controller's job row
+  std::string node;                                       // this controller's node name
+  int64_t job_id = 0;                                     // this controller's job row
   Duration heartbeat_interval = std::chrono::seconds(2);  // the cadence of Step()
   Duration lease_ttl = std::chrono::seconds(10);
 };
