@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/host.h"
+#include "common/shell_quote.h"
 #include "failover/ssh_shell.h"
 
 namespace baton {
@@ -27,13 +28,6 @@ constexpr const char* kDefaultStop =
     "--pidfile {pidfile}; fi";
 constexpr const char* kDefaultCheck =
     "BATON_HOME={home} {baton} --config {config} failover local_scheduler check --pidfile {pidfile}";
-
-// 'text' for /bin/sh: single quotes, with each ' written as '\''.
-std::string ShellQuote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/shell_quote.h"
 #include "failover/ssh_session.h"
 
 namespace baton {
@@ -34,13 +35,6 @@ constexpr char kRemoteWrapper[] =
     "kill -KILL 0) </dev/null >/dev/null 2>&1 3>&- 4>&- & watchdog=$!; "
     "/bin/sh -c \"$2\" </dev/null >&3 2>&3 3>&- 4>&-; code=$?; "
     "kill $watchdog 2>/dev/null; tail -c 65536 <&4; exit $code";
-
-// 'text' for a POSIX shell: single quotes, with each ' written as '\''.
-std::string ShellQuote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 // What the user's login shell on the node is given: the wrapper run by
 // /bin/sh whatever that login shell is.
