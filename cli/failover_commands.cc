@@ -165,8 +165,7 @@ Status StopLocalScheduler(const std::string& pidfile, Duration grace) {
 
 struct LocalSchedulerOptions {
   std::string pidfile;
-  Duration grace = std::chrono::seconds(20);
-  std::string grace_text;
+  std::string grace_text;  // empty: the scheduler's kill_grace_period and 5 s for its own exit
 };
 
 void AddLocalSchedulerCommands(CLI::App& failover, CliContext& context) {
@@ -184,9 +183,10 @@ void AddLocalSchedulerCommands(CLI::App& failover, CliContext& context) {
   CLI::App* check = local->add_subcommand("check", "Exit 0 when the scheduler's process runs");
   OnCommand(check, context, [pidfile_of](CliContext& c) { return CheckLocalScheduler(pidfile_of(c)); });
   CLI::App* stop = local->add_subcommand("stop", "SIGTERM the scheduler, SIGKILL after a grace");
-  stop->add_option("--grace", options->grace_text, "Default: 20s");
+  stop->add_option("--grace", options->grace_text,
+                   "Default: scheduler.kill_grace_period plus 5s, so its tasks get their grace");
   OnCommand(stop, context, [options, pidfile_of](CliContext& c) {
-    Duration grace = options->grace;
+    Duration grace = c.config().scheduler.kill_grace_period + std::chrono::seconds(5);
     if (!options->grace_text.empty()) {
       auto parsed = ParseDuration(options->grace_text);
       if (!parsed.ok()) return Status::InvalidInput("--grace: " + parsed.status().message());

@@ -55,7 +55,7 @@ Result<std::optional<PidfileEntry>> ReadPidfile(const std::string& path) {
 
 bool IsRunning(const PidfileEntry& entry) {
   int64_t ticks = ProcessStartTicks(entry.pid);
-  return ticks != 0 && ticks == entry.start_ticks;
+  return ticks != 0 && ticks == entry.start_ticks && IsProcessAlive(entry.pid);
 }
 
 }  // namespace baton

@@ -24,7 +24,8 @@ Status WritePidfile(const std::string& path);
 void RemovePidfile(const std::string& path);
 // nullopt when the file does not exist; InvalidInput when it is not a pidfile.
 Result<std::optional<PidfileEntry>> ReadPidfile(const std::string& path);
-// Whether the process the entry names still runs: same pid, same start time.
+// Whether the process the entry names still runs: same pid, same start time,
+// and not a zombie.
 bool IsRunning(const PidfileEntry& entry);
 
 }  // namespace baton

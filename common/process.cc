@@ -365,6 +365,16 @@ int64_t ProcessStartTicks(pid_t pid) {
   return ticks;
 }
 
+bool IsProcessAlive(pid_t pid) {
+  std::string stat;
+  if (pid <= 0 || !ReadWholeFile("/proc/" + std::to_string(pid) + "/stat", stat)) return false;
+  // The state is the field after the command name, which may itself hold ')'.
+  size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= stat.size()) return false;
+  const char state = stat[name_end + 2];
+  return state != 'Z' && state != 'X';
+}
+
 std::vector<pid_t> FindProcessesWithMarker(pid_t process_group, const std::string& marker) {
   constexpr int kProcessGroupField = 5;
   std::vector<pid_t> found;

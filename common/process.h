@@ -56,6 +56,11 @@ std::vector<ExitedChild> ReapExitedChildren(const std::function<void(pid_t)>& be
 // process: a pid reused later has another start time.
 int64_t ProcessStartTicks(pid_t pid);
 
+// Whether `pid` names a live process: false when there is none and for a
+// zombie, which keeps its pid and start time until its parent reaps it (a
+// parent that never does, like some container inits, would keep it "running").
+bool IsProcessAlive(pid_t pid);
+
 // Pids of processes in process group `process_group` whose environment holds
 // `marker` ("NAME=value"). Finds the leftovers of a try whose leader is gone
 // without touching an unrelated group that reused the id.

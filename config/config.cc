@@ -254,7 +254,9 @@ ssh_user = ""
 ssh_identity_file = ""
 known_hosts = ""
 ssh_connect_timeout = "5s"
-ssh_command_timeout = "30s"
+# Keep it above [scheduler] kill_grace_period: the default stop command gives
+# the scheduler's tasks that long before it kills the scheduler.
+ssh_command_timeout = "60s"
 # The baton binary on the masters; empty: the path of the running one.
 baton_binary = ""
 # The scheduler's pidfile and log when a controller starts it without systemd.

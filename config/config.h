@@ -103,7 +103,8 @@ struct FailoverConfig {
   std::string ssh_identity_file;  // empty: the ssh-agent at $SSH_AUTH_SOCK
   std::string known_hosts;        // empty: ~/.ssh/known_hosts
   Duration ssh_connect_timeout = std::chrono::seconds(5);
-  Duration ssh_command_timeout = std::chrono::seconds(30);
+  // Above [scheduler] kill_grace_period: the default stop command waits that long.
+  Duration ssh_command_timeout = std::chrono::seconds(60);
   std::string baton_binary;  // {baton}; empty: the running binary's path
   std::string pidfile;       // {pidfile}; absolute after loading
   std::string scheduler_log;  // {log}; absolute after loading

@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "common/process.h"
 #include "tests/support/temp_folder.h"
 
 namespace baton {
@@ -38,6 +39,18 @@ TEST(PidfileTest, AnExitedProcessIsNotRunning) {
   PidfileEntry entry{child, 0};
   waitpid(child, nullptr, 0);
   EXPECT_FALSE(IsRunning(entry));
+}
+
+TEST(PidfileTest, AZombieIsNotRunning) {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  PidfileEntry entry{child, 0};
+  // Until reaped the child keeps its pid and start time.
+  for (int i = 0; i < 500 && IsProcessAlive(child); ++i) usleep(1000);
+  entry.start_ticks = ProcessStartTicks(child);
+  EXPECT_NE(entry.start_ticks, 0);
+  EXPECT_FALSE(IsRunning(entry));
+  waitpid(child, nullptr, 0);
 }
 
 TEST(PidfileTest, GarbageIsInvalidInputNamingTheFile) {
