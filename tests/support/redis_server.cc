@@ -1,14 +1,11 @@
 #include "tests/support/redis_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <vector>
 
 #include "tests/support/server_process.h"
@@ -16,35 +13,21 @@
 namespace baton::testing {
 namespace {
 
-using std::chrono::steady_clock;
-
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(5);
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
-constexpr int kPortAttempts = 5;
-constexpr size_t kLogTail = 2000;  // bytes of the log shown in an error
 
 // Whether a server answers PING on the port (+PONG, or -NOAUTH when it wants a
 // password: either way it is up and past loading its data).
 bool Answers(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectToLocalPort(port);
   if (fd < 0) return false;
-  timeval timeout{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
+  constexpr char kPing[] = "PING\r\n";
+  char reply[64] = {};
   bool answers = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    constexpr char kPing[] = "PING\r\n";
-    char reply[64] = {};
-    if (::send(fd, kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) == sizeof(kPing) - 1) {
-      ssize_t got = ::recv(fd, reply, sizeof(reply) - 1, 0);
-      std::string text(reply, got > 0 ? static_cast<size_t>(got) : 0);
-      answers = text.starts_with("+PONG") || text.starts_with("-NOAUTH");
-    }
+  if (::send(fd, kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) == sizeof(kPing) - 1) {
+    ssize_t got = ::recv(fd, reply, sizeof(reply) - 1, 0);
+    std::string text(reply, got > 0 ? static_cast<size_t>(got) : 0);
+    answers = text.starts_with("+PONG") || text.starts_with("-NOAUTH");
   }
   ::close(fd);
   return answers;
@@ -87,15 +70,7 @@ std::string RedisServer::UrlWithPassword() const {
 Status RedisServer::Start() {
   if (running()) return Status::Ok();
   if (binary_.empty()) return Status::NotFound("redis-server is not installed");
-  const bool pick_port = port_ == 0;
-  Status status;
-  for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
-    if (pick_port) port_ = FreePort();
-    status = StartOnce();
-    if (status.ok()) return status;
-  }
-  if (pick_port) port_ = 0;
-  return status;
+  return StartOnPort(port_, [this] { return StartOnce(); });
 }
 
 Status RedisServer::StartOnce() {
@@ -126,29 +101,11 @@ Status RedisServer::StartOnce() {
   auto pid = SpawnServer(args, "/dev/null");
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
-  Status status = WaitUntilAnswering();
+  Status status = WaitUntilAnswering(
+      pid_, "redis-server on port " + std::to_string(port_), [this] { return Answers(port_); },
+      kStartTimeout, log);
   if (!status.ok()) Stop();
   return status;
-}
-
-Status RedisServer::WaitUntilAnswering() {
-  const auto deadline = steady_clock::now() + kStartTimeout;
-  while (steady_clock::now() < deadline) {
-    if (WaitForExit(pid_, steady_clock::duration::zero())) {
-      pid_ = 0;
-      return Status::Unavailable("redis-server on port " + std::to_string(port_) +
-                                 " exited at start-up: " + LogTail());
-    }
-    if (Answers(port_)) return Status::Ok();
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return Status::Unavailable("redis-server on port " + std::to_string(port_) +
-                             " did not answer within " + std::to_string(kStartTimeout.count()) +
-                             "s: " + LogTail());
-}
-
-std::string RedisServer::LogTail() const {
-  return ReadTail(folder_.path() / "redis.log", kLogTail);
 }
 
 void RedisServer::Stop() {

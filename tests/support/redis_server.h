@@ -49,8 +49,6 @@ class RedisServer {
 
  private:
   Status StartOnce();
-  Status WaitUntilAnswering();
-  std::string LogTail() const;
 
   Options options_;
   TempFolder folder_;

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/time.h"
+
 namespace baton::testing {
 namespace {
 
@@ -22,6 +24,8 @@ namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
+constexpr size_t kLogTail = 2000;  // bytes of a server's log shown in an error
+constexpr int kPortAttempts = 5;
 
 }  // namespace
 
@@ -61,6 +65,35 @@ int FreePort() {
   return port;
 }
 
+int ConnectToLocalPort(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+Status StartOnPort(int& port, const std::function<Status()>& start) {
+  const bool pick_port = port == 0;
+  Status status;
+  for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
+    if (pick_port) port = FreePort();
+    status = start();
+    if (status.ok()) return status;
+  }
+  if (pick_port) port = 0;
+  return status;
+}
+
 Result<pid_t> SpawnServer(const std::vector<std::string>& argv, const fs::path& log) {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -93,6 +126,23 @@ std::optional<int> WaitForExit(pid_t pid, SteadyClock::duration timeout) {
     if (SteadyClock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(kPollInterval);
   }
+}
+
+Status WaitUntilAnswering(pid_t& pid, const std::string& server,
+                          const std::function<bool()>& answers, SteadyClock::duration timeout,
+                          const fs::path& log) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline) {
+    if (WaitForExit(pid, SteadyClock::duration::zero())) {
+      pid = 0;
+      return Status::Unavailable(server + " exited at start-up: " + ReadTail(log, kLogTail));
+    }
+    if (answers()) return Status::Ok();
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return Status::Unavailable(server + " did not answer within " +
+                             FormatDuration(std::chrono::duration_cast<Duration>(timeout)) + ": " +
+                             ReadTail(log, kLogTail));
 }
 
 void StopServer(pid_t pid, SteadyClock::duration grace) {

@@ -1,8 +1,6 @@
 #include "tests/support/sshd_server.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,21 +12,18 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
+#include "tests/support/process_probes.h"
 #include "tests/support/server_process.h"
 
 namespace baton::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::steady_clock;
 
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(5);
 constexpr auto kProgramTimeout = std::chrono::seconds(30);
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
-constexpr int kPortAttempts = 5;
 constexpr size_t kLogTail = 2000;  // bytes of a log shown in an error
 // Where sshd running as root wants to chroot its unprivileged children.
 constexpr char kPrivilegeSeparationFolder[] = "/run/sshd";
@@ -40,29 +35,13 @@ std::string CurrentUserName() {
 
 // Whether a server on the port sends the SSH banner ("SSH-2.0-...").
 bool Answers(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectToLocalPort(port);
   if (fd < 0) return false;
-  timeval timeout{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  bool answers = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    char banner[8] = {};
-    answers = ::recv(fd, banner, sizeof(banner), MSG_WAITALL) == sizeof(banner) &&
-              std::string(banner, sizeof(banner)) == "SSH-2.0-";
-  }
+  char banner[8] = {};
+  const bool answers = ::recv(fd, banner, sizeof(banner), MSG_WAITALL) == sizeof(banner) &&
+                       std::string(banner, sizeof(banner)) == "SSH-2.0-";
   ::close(fd);
   return answers;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // "ssh-ed25519 AAAA..." from a .pub file: its first two words, without the comment.
@@ -220,15 +199,7 @@ Status SshdServer::Start() {
     std::error_code error;
     fs::create_directories(kPrivilegeSeparationFolder, error);
   }
-  const bool pick_port = port_ == 0;
-  Status status;
-  for (int attempt = 0; attempt < (pick_port ? kPortAttempts : 1); ++attempt) {
-    if (pick_port) port_ = FreePort();
-    status = StartOnce();
-    if (status.ok()) return status;
-  }
-  if (pick_port) port_ = 0;
-  return status;
+  return StartOnPort(port_, [this] { return StartOnce(); });
 }
 
 Status SshdServer::StartOnce() {
@@ -264,24 +235,11 @@ Status SshdServer::StartOnce() {
       SpawnServer({binary_, "-D", "-e", "-f", config.string()}, folder() / "sshd.log");
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
-  Status status = WaitUntilAnswering();
+  Status status = WaitUntilAnswering(
+      pid_, "sshd on port " + std::to_string(port_), [this] { return Answers(port_); },
+      kStartTimeout, folder() / "sshd.log");
   if (!status.ok()) Stop();
   return status;
-}
-
-Status SshdServer::WaitUntilAnswering() {
-  const auto deadline = steady_clock::now() + kStartTimeout;
-  while (steady_clock::now() < deadline) {
-    if (WaitForExit(pid_, steady_clock::duration::zero())) {
-      pid_ = 0;
-      return Status::Unavailable("sshd on port " + std::to_string(port_) +
-                                 " exited at start-up: " + LogTail());
-    }
-    if (Answers(port_)) return Status::Ok();
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return Status::Unavailable("sshd on port " + std::to_string(port_) + " did not answer within " +
-                             std::to_string(kStartTimeout.count()) + "s: " + LogTail());
 }
 
 void SshdServer::SignalSessions(int signal, bool sshd_only) {
@@ -327,18 +285,14 @@ Status SshAgent::Start() {
   Result<pid_t> pid = SpawnServer({agent, "-D", "-a", socket_path()}, folder_.path() / "agent.log");
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
-  const auto deadline = steady_clock::now() + kStartTimeout;
-  while (!fs::exists(socket_path())) {
-    const bool exited = WaitForExit(pid_, steady_clock::duration::zero()).has_value();
-    if (exited || steady_clock::now() > deadline) {
-      if (!exited) StopServer(pid_, kStopTimeout);
-      pid_ = 0;
-      return Status::Unavailable("ssh-agent did not start: " +
-                                 ReadTail(folder_.path() / "agent.log", kLogTail));
-    }
-    std::this_thread::sleep_for(kPollInterval);
+  Status status = WaitUntilAnswering(
+      pid_, "ssh-agent", [this] { return fs::exists(socket_path()); }, kStartTimeout,
+      folder_.path() / "agent.log");
+  if (!status.ok() && pid_ > 0) {
+    StopServer(pid_, kStopTimeout);
+    pid_ = 0;
   }
-  return Status::Ok();
+  return status;
 }
 
 Status SshAgent::Add(const std::string& key_file) {

@@ -76,7 +76,6 @@ class SshdServer {
  private:
   Status MakeKeys();
   Status StartOnce();
-  Status WaitUntilAnswering();
   void SignalSessions(int signal, bool sshd_only);
 
   TempFolder folder_;

@@ -8,41 +8,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
+
+#include "tests/support/process_probes.h"
 
 namespace baton {
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(10);
+using testing::Eventually;
+using testing::IsRunning;
+using testing::ReadFile;
+using testing::WaitForPid;
+
 // Set in every process a test spawns, so TearDown can find and end them.
 constexpr char kTestMarkerName[] = "BATON_PROCESS_TEST_RUN";
-
-// Polls `condition` until it holds or the deadline passes.
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
-// Alive and not a zombie: orphans are reparented to PID 1, which in a container
-// may never reap them.
-bool IsRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
 
 // The executable's name, as the kernel knows it (it changes at exec).
 std::string CommandName(pid_t pid) {
@@ -70,27 +53,6 @@ std::optional<Exit> WaitForExit(pid_t pid) {
   if (WIFEXITED(status)) exit.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
   return exit;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-// The first line of the file, once one has been written completely.
-std::optional<std::string> WaitForLine(const std::filesystem::path& path) {
-  std::string line;
-  bool found = Eventually([&] {
-    std::string contents = ReadFile(path);
-    size_t end = contents.find('\n');
-    if (end == std::string::npos) return false;
-    line = contents.substr(0, end);
-    return true;
-  });
-  if (!found) return std::nullopt;
-  return line;
 }
 
 class ProcessTest : public ::testing::Test {
@@ -268,16 +230,15 @@ TEST_F(ProcessTest, LeadsItsOwnProcessGroup) {
 
 TEST_F(ProcessTest, SignalProcessGroupKillsGrandchildren) {
   pid_t pid = SpawnCommand("sleep 300 & echo $!; sleep 300");
-  std::optional<std::string> line = WaitForLine(Log());
-  ASSERT_TRUE(line.has_value());
-  pid_t grandchild = std::stoi(*line);
-  ASSERT_TRUE(IsRunning(grandchild));
+  std::optional<pid_t> grandchild = WaitForPid(Log());
+  ASSERT_TRUE(grandchild.has_value());
+  ASSERT_TRUE(IsRunning(*grandchild));
 
   EXPECT_TRUE(SignalProcessGroup(pid, SIGKILL));
   std::optional<Exit> exit = WaitForExit(pid);
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->signal, SIGKILL);
-  EXPECT_TRUE(Eventually([&] { return !IsRunning(grandchild); }));
+  EXPECT_TRUE(Eventually([&] { return !IsRunning(*grandchild); }));
 }
 
 TEST_F(ProcessTest, SignalProcessGroupRefusesOwnAndAllGroups) {

@@ -8,26 +8,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/unit/config/config_test_support.h"
+
 namespace baton {
 namespace {
 
+using config_testing::ExpectError;
+using config_testing::Parse;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-constexpr const char* kHome = "/srv/baton";
-
-Result<Config> Parse(const std::string& text) { return ParseConfig(text, "baton.toml", kHome); }
-
-// Expects `text` to be rejected with a message starting at `position` and
-// containing each of `parts`.
-void ExpectError(const std::string& text, const std::string& position,
-                 const std::vector<std::string>& parts) {
-  Result<Config> config = Parse(text);
-  ASSERT_FALSE(config.ok()) << text;
-  EXPECT_EQ(config.status().code(), Status::Code::kInvalidInput);
-  EXPECT_THAT(config.status().message(), StartsWith("baton.toml:" + position + ": "));
-  for (const auto& part : parts) EXPECT_THAT(config.status().message(), HasSubstr(part));
-}
 
 TEST(ConfigTest, EmptyFileGivesEveryDefault) {
   Result<Config> config = Parse("");

@@ -4,23 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "tests/unit/config/config_test_support.h"
 
 namespace baton {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
-
-Result<Config> Parse(const std::string& text) { return ParseConfig(text, "baton.toml", "/srv/baton"); }
-
-void ExpectError(const std::string& text, const std::string& position,
-                 const std::vector<std::string>& parts) {
-  Result<Config> config = Parse(text);
-  ASSERT_FALSE(config.ok()) << text;
-  EXPECT_EQ(config.status().code(), Status::Code::kInvalidInput);
-  EXPECT_THAT(config.status().message(), StartsWith("baton.toml:" + position + ": "));
-  for (const auto& part : parts) EXPECT_THAT(config.status().message(), HasSubstr(part));
-}
+using config_testing::ExpectError;
+using config_testing::Parse;
 
 TEST(FailoverConfigTest, DefaultsAndTheDefaultTextAgree) {
   Result<Config> empty = Parse("");

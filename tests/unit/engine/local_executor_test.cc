@@ -10,38 +10,24 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "common/process.h"
+#include "tests/support/process_probes.h"
 
 namespace baton {
 namespace {
 
 using std::chrono::steady_clock;
+using testing::IsRunning;
+using testing::ReadFile;
+using testing::WaitForPid;
 
 constexpr auto kDeadline = std::chrono::seconds(20);
-
-// Alive and not a zombie: orphans are reparented to PID 1, which in a container
-// may never reap them.
-bool IsRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 struct Started {
   TaskInstanceKey key;
@@ -115,20 +101,6 @@ class LocalExecutorTest : public ::testing::Test {
 
   std::string LogPath(const std::string& task_id, int try_number) const {
     return (folder_ / "logs" / task_id / (std::to_string(try_number) + ".log")).string();
-  }
-
-  // The first line a try wrote to its log, once complete.
-  std::optional<std::string> WaitForLogLine(const std::string& task_id, int try_number) {
-    std::string line;
-    bool found = RunUntil([&] {
-      std::string contents = ReadFile(LogPath(task_id, try_number));
-      size_t end = contents.find('\n');
-      if (end == std::string::npos) return false;
-      line = contents.substr(0, end);
-      return true;
-    });
-    if (!found) return std::nullopt;
-    return line;
   }
 
   boost::asio::io_context io_;
@@ -222,12 +194,12 @@ TEST_F(LocalExecutorTest, TimeoutKillsTheWholeProcessTree) {
 
 TEST_F(LocalExecutorTest, KillsWhatAFinishedTryLeftBehind) {
   ASSERT_TRUE(executor_->Launch(MakeLaunch("forks", 1, "sleep 300 & echo $!")).ok());
-  std::optional<std::string> line = WaitForLogLine("forks", 1);
-  ASSERT_TRUE(line.has_value());
-  pid_t grandchild = std::stoi(*line);
+  // The try runs whether or not the loop does; only its callbacks wait for it.
+  std::optional<pid_t> grandchild = WaitForPid(LogPath("forks", 1), kDeadline);
+  ASSERT_TRUE(grandchild.has_value());
   ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
   EXPECT_EQ(finished_[0].exit_code, 0);
-  EXPECT_TRUE(RunUntil([&] { return !IsRunning(grandchild); }));
+  EXPECT_TRUE(RunUntil([&] { return !IsRunning(*grandchild); }));
 }
 
 TEST_F(LocalExecutorTest, ShutdownWaitsForAShortTaskWithinGrace) {
@@ -292,14 +264,13 @@ TEST_F(LocalExecutorTest, TaskSeesItsTryMarker) {
 
 TEST_F(LocalExecutorTest, DestroyingTheExecutorKillsRunningTries) {
   ASSERT_TRUE(executor_->Launch(MakeLaunch("orphan", 1, "sleep 300 & echo $!; sleep 300")).ok());
-  std::optional<std::string> line = WaitForLogLine("orphan", 1);
-  ASSERT_TRUE(line.has_value());
-  pid_t grandchild = std::stoi(*line);
+  std::optional<pid_t> grandchild = WaitForPid(LogPath("orphan", 1), kDeadline);
+  ASSERT_TRUE(grandchild.has_value());
   ASSERT_TRUE(RunUntil([&] { return started_.size() == 1; }));
   pid_t leader = started_[0].pid;
   executor_.reset();
   EXPECT_FALSE(IsRunning(leader));
-  EXPECT_TRUE(RunUntil([&] { return !IsRunning(grandchild); }));
+  EXPECT_TRUE(RunUntil([&] { return !IsRunning(*grandchild); }));
 }
 
 }  // namespace

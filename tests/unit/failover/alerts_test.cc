@@ -13,15 +13,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/time.h"
+#include "tests/support/process_probes.h"
 #include "tests/support/server_process.h"
 #include "tests/support/status_assertions.h"
 #include "tests/support/temp_folder.h"
@@ -32,9 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::IsOk;
+using testing::IsRunning;
 using ::testing::Not;
+using testing::ReadFile;
 using ::testing::StartsWith;
 using testing::TempFolder;
 using SteadyClock = std::chrono::steady_clock;
@@ -43,34 +45,8 @@ constexpr char kPython[] = "/usr/bin/python3";
 constexpr char kPasswordVariable[] = "BATON_SMTP_PASSWORD";
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::seconds(5);
-constexpr auto kPollInterval = std::chrono::milliseconds(10);
 // A delivery to a peer that is down or says no must fail well within this.
 constexpr auto kQuickly = std::chrono::seconds(3);
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-bool Eventually(const std::function<bool()>& condition) {
-  const auto deadline = SteadyClock::now() + kStartTimeout;
-  while (!condition()) {
-    if (SteadyClock::now() > deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-  return true;
-}
-
-// Alive and not a zombie (an orphan's zombie may never be reaped in a container).
-bool IsRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
 
 // Sets or unsets an environment variable for one test and puts it back after.
 class ScopedEnvironment {
@@ -120,21 +96,13 @@ class Sink {
     Result<pid_t> pid = testing::SpawnServer(argv, LogFile());
     if (!pid.ok()) return pid.status();
     pid_ = *pid;
-    const auto deadline = SteadyClock::now() + kStartTimeout;
-    while (SteadyClock::now() < deadline) {
-      if (testing::WaitForExit(pid_, SteadyClock::duration::zero())) {
-        pid_ = 0;
-        return Status::Unavailable(script_.filename().string() +
-                                   " exited at start-up: " + LogTail());
-      }
-      if (std::optional<int> port = PrintedPort()) {
-        port_ = *port;
-        return Status::Ok();
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
-    return Status::Unavailable(script_.filename().string() + " printed no port within " +
-                               std::to_string(kStartTimeout.count()) + "s: " + LogTail());
+    const auto printed_port = [this] {
+      std::optional<int> port = PrintedPort();
+      if (port) port_ = *port;
+      return port.has_value();
+    };
+    return testing::WaitUntilAnswering(pid_, script_.filename().string(), printed_port,
+                                       kStartTimeout, LogFile());
   }
 
   int port() const { return port_; }
@@ -157,7 +125,6 @@ class Sink {
  private:
   fs::path ReceivedFolder() const { return folder_.path() / "received"; }
   fs::path LogFile() const { return folder_.path() / "sink.log"; }
-  std::string LogTail() const { return testing::ReadTail(LogFile(), 2000); }
 
   // The first line of the log that is all digits; the sink's stderr may share it.
   std::optional<int> PrintedPort() const {

@@ -8,14 +8,12 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "failover/node_shell.h"
+#include "tests/support/process_probes.h"
 #include "tests/support/status_assertions.h"
 #include "tests/support/temp_folder.h"
 
@@ -26,42 +24,15 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
 using ::testing::EndsWith;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::IsOk;
+using testing::IsRunning;
 using testing::TempFolder;
+using testing::WaitForPid;
 
-// Polls `condition` for up to five seconds.
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = steady_clock::now() + seconds(5);
-  while (!condition()) {
-    if (steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
-// Alive and not a zombie: an orphan's new parent may be slow to reap it.
-bool IsRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
-// The pid a command wrote to `path`, once it has.
-std::optional<pid_t> WaitForPid(const std::string& path) {
-  pid_t pid = 0;
-  bool written = Eventually([&] {
-    std::ifstream in(path);
-    std::string line;
-    if (!std::getline(in, line) || !in) return false;  // the whole line, with its newline
-    pid = std::stoi(line);
-    return true;
-  });
-  if (!written) return std::nullopt;
-  return pid;
-}
+// How long a command's children get to write their pid, or to die once killed.
+constexpr auto kProcessDeadline = seconds(5);
 
 class LocalShellTest : public ::testing::Test {
  protected:
@@ -117,10 +88,10 @@ TEST_F(LocalShellTest, TimeoutKillsTheCommandAndWhatItStartedInItsGroup) {
   EXPECT_THAT(outcome.status().message(), HasSubstr("local: 'sleep 30 &"));
   EXPECT_THAT(outcome.status().message(), HasSubstr("timed out after 300ms"));
   EXPECT_LT(elapsed, seconds(2));
-  std::optional<pid_t> background = WaitForPid(pidfile);
+  std::optional<pid_t> background = WaitForPid(pidfile, kProcessDeadline);
   ASSERT_TRUE(background.has_value());
   leftovers_.push_back(*background);
-  EXPECT_TRUE(Eventually([&] { return !IsRunning(*background); }));
+  EXPECT_TRUE(Eventually([&] { return !IsRunning(*background); }, kProcessDeadline));
 }
 
 TEST_F(LocalShellTest, DetachedChildOutlivesTheCommandWithoutKeepingRunWaiting) {
@@ -134,7 +105,7 @@ TEST_F(LocalShellTest, DetachedChildOutlivesTheCommandWithoutKeepingRunWaiting) 
   EXPECT_EQ(outcome->exit_code, 0);
   EXPECT_EQ(outcome->output, "started\n");
   EXPECT_LT(elapsed, seconds(2));
-  std::optional<pid_t> detached = WaitForPid(pidfile);
+  std::optional<pid_t> detached = WaitForPid(pidfile, kProcessDeadline);
   ASSERT_TRUE(detached.has_value());
   leftovers_.push_back(*detached);
   std::this_thread::sleep_for(milliseconds(200));

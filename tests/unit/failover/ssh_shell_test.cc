@@ -15,12 +15,12 @@
 
 #include <chrono>
 #include <fstream>
-#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "tests/support/process_probes.h"
 #include "tests/support/server_process.h"
 #include "tests/support/sshd_server.h"
 #include "tests/support/status_assertions.h"
@@ -31,50 +31,18 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
+using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::IsOk;
+using testing::IsRunning;
+using testing::ReadFile;
 using testing::SshAgent;
 using testing::SshdServer;
 using ::testing::StartsWith;
+using testing::WaitForPid;
 
-// Polls `condition` for up to five seconds.
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = steady_clock::now() + seconds(5);
-  while (!condition()) {
-    if (steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
-// Alive and not a zombie: an orphan's new parent may be slow to reap it.
-bool IsRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The pid a command wrote to `path`, once the whole line is there.
-std::optional<pid_t> WaitForPid(const std::string& path) {
-  pid_t pid = 0;
-  bool written = Eventually([&] {
-    std::string text = ReadFile(path);
-    if (!text.ends_with('\n')) return false;
-    pid = std::stoi(text);
-    return true;
-  });
-  if (!written) return std::nullopt;
-  return pid;
-}
+// How long a command's children get to write their pid, or to die once killed.
+constexpr auto kProcessDeadline = seconds(5);
 
 // A TCP listener on 127.0.0.1 that never accepts: the kernel completes the
 // handshake of the first connection (`backlog` 0 queues one), and drops the
@@ -248,10 +216,10 @@ TEST_F(SshShellTest, TimeoutReturnsQuicklyAndTheRemoteCommandIsGone) {
   Refusal refusal = RunRefused(*shell, "echo $$ > " + pidfile + "; exec sleep 30", seconds(1));
   EXPECT_THAT(refusal.message, HasSubstr("timed out after 1s"));
   EXPECT_LT(refusal.elapsed, milliseconds(2500));
-  std::optional<pid_t> sleeper = WaitForPid(pidfile);
+  std::optional<pid_t> sleeper = WaitForPid(pidfile, kProcessDeadline);
   ASSERT_TRUE(sleeper.has_value());
   leftovers_.push_back(*sleeper);
-  EXPECT_TRUE(Eventually([&] { return !IsRunning(*sleeper); }));
+  EXPECT_TRUE(Eventually([&] { return !IsRunning(*sleeper); }, kProcessDeadline));
   // The next command connects again.
   EXPECT_TRUE(IsOk(shell->Run("true", seconds(10))));
 }
@@ -266,7 +234,7 @@ TEST_F(SshShellTest, DetachedChildOutlivesTheCommandWithoutKeepingRunWaiting) {
   EXPECT_EQ(outcome->exit_code, 0);
   EXPECT_EQ(outcome->output, "started\n");
   EXPECT_LT(elapsed, seconds(3));
-  std::optional<pid_t> detached = WaitForPid(pidfile);
+  std::optional<pid_t> detached = WaitForPid(pidfile, kProcessDeadline);
   ASSERT_TRUE(detached.has_value());
   leftovers_.push_back(*detached);
   std::this_thread::sleep_for(milliseconds(200));
