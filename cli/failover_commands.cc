@@ -1,9 +1,9 @@
 // `baton failover ...`: the failover controller daemon and the commands that
 // set it up, watch it and steer it. The read-only views are in failover_views.cc.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -50,8 +50,10 @@ Status InitFailover(CliContext& context) {
                      match[1].str() + match[2].str() + nodes_line);
   } else if (contents.find("\n[failover]") != std::string::npos ||
              contents.starts_with("[failover]")) {
-    return Status::InvalidInput(path + ": the [failover] section has no `nodes = []` line to fill; "
-                                "add `" + nodes_line + "` to it by hand");
+    return Status::InvalidInput(path +
+                                ": the [failover] section has no `nodes = []` line to fill; "
+                                "add `" +
+                                nodes_line + "` to it by hand");
   } else {
     contents += "\n[failover]\n" + nodes_line + "\n";
   }
@@ -78,7 +80,11 @@ Status Promote(CliContext& context, const std::string& node) {
   auto lease = (*store)->GetLease();
   if (!lease.ok()) return lease.status();
   BATON_RETURN_IF_ERROR((*store)->SetPromoteTo(node));
-  FailoverEvent event{0, {}, CurrentNodeName(context.config()), lease->epoch, kEventPromote,
+  FailoverEvent event{0,
+                      {},
+                      CurrentNodeName(context.config()),
+                      lease->epoch,
+                      kEventPromote,
                       "switchover to " + node + " requested"};
   BATON_RETURN_IF_ERROR((*store)->RecordFailoverEvent(event));
   std::cout << "switchover to " << node << " requested; the active controller ("
@@ -93,8 +99,12 @@ Status SetMaintenance(CliContext& context, const std::string& mode) {
   const bool on = mode == "on";
   BATON_RETURN_IF_ERROR((*store)->SetMaintenance(on));
   auto lease = (*store)->GetLease();
-  FailoverEvent event{0, {}, CurrentNodeName(context.config()), lease.ok() ? lease->epoch : 0,
-                      kEventMaintenance, std::string("maintenance ") + (on ? "on" : "off")};
+  FailoverEvent event{0,
+                      {},
+                      CurrentNodeName(context.config()),
+                      lease.ok() ? lease->epoch : 0,
+                      kEventMaintenance,
+                      std::string("maintenance ") + (on ? "on" : "off")};
   BATON_RETURN_IF_ERROR((*store)->RecordFailoverEvent(event));
   std::cout << "maintenance " << mode
             << (on ? ": the active controller keeps the lease and leaves the scheduler alone\n"
@@ -181,7 +191,8 @@ void AddLocalSchedulerCommands(CLI::App& failover, CliContext& context) {
                                     : options->pidfile;
   };
   CLI::App* check = local->add_subcommand("check", "Exit 0 when the scheduler's process runs");
-  OnCommand(check, context, [pidfile_of](CliContext& c) { return CheckLocalScheduler(pidfile_of(c)); });
+  OnCommand(check, context,
+            [pidfile_of](CliContext& c) { return CheckLocalScheduler(pidfile_of(c)); });
   CLI::App* stop = local->add_subcommand("stop", "SIGTERM the scheduler, SIGKILL after a grace");
   stop->add_option("--grace", options->grace_text,
                    "Default: scheduler.kill_grace_period plus 5s, so its tasks get their grace");
@@ -226,7 +237,8 @@ void AddFailoverCommands(CLI::App& app, CliContext& context) {
       "metadata", "The lease, the controllers and schedulers, and the last events");
   metadata->add_flag("--json", *json, "Print JSON");
   OnCommand(metadata, context, [json](CliContext& c) { return ShowFailoverMetadata(c, *json); });
-  CLI::App* status = failover->add_subcommand("status", "This node's role and the scheduler's health");
+  CLI::App* status =
+      failover->add_subcommand("status", "This node's role and the scheduler's health");
   status->add_flag("--json", *json, "Print JSON");
   OnCommand(status, context, [json](CliContext& c) { return ShowFailoverStatus(c, *json); });
 
@@ -243,15 +255,17 @@ void AddFailoverCommands(CLI::App& app, CliContext& context) {
       [](CliContext& c) { return RunFailoverController(c.config()); }, LogMode::kConfigured);
 
   auto target = std::make_shared<std::string>();
-  CLI::App* promote = failover->add_subcommand(
-      "promote", "Move the scheduler to NODE now (a planned switchover)");
+  CLI::App* promote =
+      failover->add_subcommand("promote", "Move the scheduler to NODE now (a planned switchover)");
   promote->add_option("node", *target, "A node of failover.nodes")->required();
   OnCommand(promote, context, [target](CliContext& c) { return Promote(c, *target); });
 
   auto mode = std::make_shared<std::string>();
   CLI::App* maintenance = failover->add_subcommand(
       "maintenance", "on: the active controller keeps the lease but leaves the scheduler alone");
-  maintenance->add_option("mode", *mode, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  maintenance->add_option("mode", *mode, "on or off")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
   OnCommand(maintenance, context, [mode](CliContext& c) { return SetMaintenance(c, *mode); });
 
   AddLocalSchedulerCommands(*failover, context);

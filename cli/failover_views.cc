@@ -62,8 +62,11 @@ Json JobJson(const JobRecord& job, Duration threshold) {
 }
 
 Json EventJson(const FailoverEvent& event) {
-  return {{"at", JsonTime(event.at)},  {"node", event.node},     {"epoch", event.epoch},
-          {"kind", event.kind},        {"message", event.message}};
+  return {{"at", JsonTime(event.at)},
+          {"node", event.node},
+          {"epoch", event.epoch},
+          {"kind", event.kind},
+          {"message", event.message}};
 }
 
 void PrintJobs(const std::string& title, const std::vector<JobRecord>& jobs, Duration threshold) {
@@ -71,9 +74,9 @@ void PrintJobs(const std::string& title, const std::vector<JobRecord>& jobs, Dur
   if (jobs.empty()) std::cout << "  none\n";
   Table table({"  NODE", "HOST", "PID", "JOB", "HEARTBEAT AGE", "HEALTHY"});
   for (const JobRecord& job : jobs) {
-    table.AddRow({"  " + (job.name.empty() ? "-" : job.name), job.hostname,
-                  std::to_string(job.pid), std::to_string(job.id),
-                  FormatDuration(job.heartbeat_age), job.heartbeat_age < threshold ? "yes" : "no"});
+    table.AddRow({"  " + (job.name.empty() ? "-" : job.name), job.hostname, std::to_string(job.pid),
+                  std::to_string(job.id), FormatDuration(job.heartbeat_age),
+                  job.heartbeat_age < threshold ? "yes" : "no"});
   }
   if (!jobs.empty()) table.Print(std::cout);
 }
@@ -123,7 +126,8 @@ Status ShowFailoverMetadata(CliContext& context, bool json) {
             << "scheduler node: " << (lease.scheduler_node.empty() ? "-" : lease.scheduler_node)
             << '\n'
             << "maintenance: " << (lease.maintenance ? "on" : "off") << '\n';
-  if (!lease.promote_to.empty()) std::cout << "switchover requested to: " << lease.promote_to << '\n';
+  if (!lease.promote_to.empty())
+    std::cout << "switchover requested to: " << lease.promote_to << '\n';
   PrintJobs("controllers", view->controllers, controller_threshold);
   PrintJobs("schedulers", view->schedulers, scheduler_threshold);
   std::cout << "last events:\n";
@@ -167,8 +171,9 @@ Status ShowFailoverStatus(CliContext& context, bool json) {
   } else if (!scheduler) {
     std::cout << "none running on " << lease.scheduler_node << '\n';
   } else {
-    std::cout << lease.scheduler_node << ", last heartbeat " << FormatDuration(scheduler->heartbeat_age)
-              << " ago (" << (healthy ? "healthy" : "stale") << ")\n";
+    std::cout << lease.scheduler_node << ", last heartbeat "
+              << FormatDuration(scheduler->heartbeat_age) << " ago ("
+              << (healthy ? "healthy" : "stale") << ")\n";
   }
   std::cout << "maintenance: " << (lease.maintenance ? "on" : "off") << '\n';
   return Status::Ok();
@@ -187,7 +192,8 @@ Status CheckSchedulerRunning(CliContext& context, const std::string& node) {
   for (const std::string& name : nodes) {
     auto shell = ShellFor(config, name);
     // The epoch does not matter to the check command.
-    auto outcome = shell->Run(CommandsFor(config, name, 0).check, config.failover.ssh_command_timeout);
+    auto outcome =
+        shell->Run(CommandsFor(config, name, 0).check, config.failover.ssh_command_timeout);
     if (!outcome.ok()) {
       std::cout << name << ": unknown: " << outcome.status().message() << '\n';
     } else if (outcome->exit_code == 0) {

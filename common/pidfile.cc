@@ -14,7 +14,8 @@ Status WritePidfile(const std::string& path) {
   std::error_code error;
   std::filesystem::path target(path);
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
-  if (error) return Status::IoError("cannot create the folder of pidfile " + path + ": " + error.message());
+  if (error)
+    return Status::IoError("cannot create the folder of pidfile " + path + ": " + error.message());
   pid_t pid = getpid();
   // Renamed into place, so a reader never sees half a line.
   std::string temporary = path + ".tmp" + std::to_string(pid);

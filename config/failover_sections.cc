@@ -103,16 +103,32 @@ Status ReadAlerts(const FieldReader& alerts, AlertsConfig* out) {
 Status ReadFailoverSections(const FieldReader& root, Config* config) {
   BATON_RETURN_IF_ERROR(ReadSectionOf(
       root, "failover",
-      {"node_name", "nodes", "node", "poll_frequency", "heartbeat_interval", "lease_ttl",
-       "scheduler_health_threshold", "restart_retries", "retry_wait", "ssh_user",
-       "ssh_identity_file", "known_hosts", "ssh_connect_timeout", "ssh_command_timeout",
-       "baton_binary", "pidfile", "scheduler_log", "start_command", "stop_command",
+      {"node_name",
+       "nodes",
+       "node",
+       "poll_frequency",
+       "heartbeat_interval",
+       "lease_ttl",
+       "scheduler_health_threshold",
+       "restart_retries",
+       "retry_wait",
+       "ssh_user",
+       "ssh_identity_file",
+       "known_hosts",
+       "ssh_connect_timeout",
+       "ssh_command_timeout",
+       "baton_binary",
+       "pidfile",
+       "scheduler_log",
+       "start_command",
+       "stop_command",
        "check_command"},
       [&](const FieldReader& failover) { return ReadFailover(failover, &config->failover); }));
-  return ReadSectionOf(root, "alerts",
-                       {"smtp_url", "smtp_user", "smtp_password_file", "email_from", "email_to",
-                        "webhook_url", "command", "timeout"},
-                       [&](const FieldReader& alerts) { return ReadAlerts(alerts, &config->alerts); });
+  return ReadSectionOf(
+      root, "alerts",
+      {"smtp_url", "smtp_user", "smtp_password_file", "email_from", "email_to", "webhook_url",
+       "command", "timeout"},
+      [&](const FieldReader& alerts) { return ReadAlerts(alerts, &config->alerts); });
 }
 
 }  // namespace baton::config_internal

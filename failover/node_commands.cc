@@ -27,7 +27,8 @@ constexpr const char* kDefaultStop =
     "else BATON_HOME={home} {baton} --config {config} failover local_scheduler stop "
     "--pidfile {pidfile}; fi";
 constexpr const char* kDefaultCheck =
-    "BATON_HOME={home} {baton} --config {config} failover local_scheduler check --pidfile {pidfile}";
+    "BATON_HOME={home} {baton} --config {config} failover local_scheduler check --pidfile "
+    "{pidfile}";
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -108,7 +109,8 @@ NodeCommands CommandsFor(const Config& config, const std::string& node, int64_t 
   NodeCommands commands;
   commands.start =
       Fill(FirstSet(overrides.start_command, failover.start_command, kDefaultStart), values);
-  commands.stop = Fill(FirstSet(overrides.stop_command, failover.stop_command, kDefaultStop), values);
+  commands.stop =
+      Fill(FirstSet(overrides.stop_command, failover.stop_command, kDefaultStop), values);
   commands.check = Fill(FirstSet("", failover.check_command, kDefaultCheck), values);
   return commands;
 }

@@ -115,7 +115,8 @@ TEST(FailoverConfigTest, LeaseMustOutlastTwoHeartbeats) {
 }
 
 TEST(FailoverConfigTest, AlertMistakesAreNamed) {
-  ExpectError("[alerts]\nsmtp_url = \"mail.example.org\"\n", "2:12", {"alerts.smtp_url", "smtp://"});
+  ExpectError("[alerts]\nsmtp_url = \"mail.example.org\"\n", "2:12",
+              {"alerts.smtp_url", "smtp://"});
   ExpectError("[alerts]\nsmtp_url = \"smtp://127.0.0.1\"\n", "2:12",
               {"alerts.smtp_url", "email_from"});
   ExpectError("[alerts]\nwebhook_url = \"ftp://x\"\n", "2:15", {"alerts.webhook_url"});
