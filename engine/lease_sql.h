@@ -35,6 +35,12 @@ inline constexpr std::string_view kRenewLease =
     "UPDATE failover_lease SET expires_at = {now} + ? "
     "WHERE id = 1 AND holder_job_id = ? AND epoch = ?";
 
+// Advancing the epoch (a new scheduler start) is one UPDATE under this
+// condition, decided by its affected-row count; each dialect adds its own
+// `epoch = ...` assignment, which hands the new epoch back. The holder and the
+// expiry stay as they are. Parameters: job id, epoch.
+inline constexpr std::string_view kEpochHeld = "id = 1 AND holder_job_id = ? AND epoch = ?";
+
 // Parameters: job id, epoch. One microsecond in the past, so that an acquire in
 // the same tick of the clock already finds it expired.
 inline constexpr std::string_view kReleaseLease =

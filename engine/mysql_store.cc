@@ -683,6 +683,30 @@ Result<bool> MySqlStore::RenewLease(int64_t job_id, int64_t epoch, Duration ttl)
   });
 }
 
+Result<std::optional<int64_t>> MySqlStore::AdvanceEpoch(int64_t job_id, int64_t epoch) {
+  static const std::string sql =
+      "UPDATE failover_lease SET epoch = LAST_INSERT_ID(epoch + 1) WHERE " +
+      std::string(lease_sql::kEpochHeld);
+  bool sent_before = false;
+  return RunRetrying(connection_, [&]() -> Result<std::optional<int64_t>> {
+    if (std::exchange(sent_before, true)) {
+      // The previous attempt's UPDATE may have applied with its reply lost: only
+      // that UPDATE moves this job's lease from `epoch` to the next one.
+      auto lease = SelectLease(connection_);
+      if (!lease.ok()) return lease.status();
+      if (lease->holder_job_id == job_id && lease->epoch == epoch + 1) {
+        return std::optional<int64_t>(epoch + 1);
+      }
+    }
+    auto advance = Prepare(sql);
+    if (!advance.ok()) return advance.status();
+    auto matched = (*advance)->Bind(job_id, epoch).Run();
+    if (!matched.ok()) return matched.status();
+    if (*matched == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>((*advance)->InsertId());
+  });
+}
+
 Status MySqlStore::ReleaseLease(int64_t job_id, int64_t epoch) {
   return RunRetrying(connection_, [&]() -> Status {
     auto release = Prepare(lease_sql::kReleaseLease);

@@ -49,7 +49,9 @@ class MySqlStatement;
 // row for no longer than itself. When its reply is lost, the next attempt first
 // reads the lease back: held by this job and not expired, the lost UPDATE took
 // it (with the epoch the row holds); anything else, and the UPDATE runs again,
-// its condition deciding afresh.
+// its condition deciding afresh. AdvanceEpoch is read back the same way: held by
+// this job with the next epoch, the lost UPDATE applied; anything else, and it
+// runs again (it matches nothing once the lease has moved on).
 //
 // Times that decide liveness come from the server's clock (UTC_TIMESTAMP(6)).
 class MySqlStore final : public Store {
@@ -106,6 +108,7 @@ class MySqlStore final : public Store {
   Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
                                               Duration ttl) override;
   Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) override;
+  Result<std::optional<int64_t>> AdvanceEpoch(int64_t job_id, int64_t epoch) override;
   Status ReleaseLease(int64_t job_id, int64_t epoch) override;
   Status SetSchedulerNode(int64_t epoch, const std::string& node) override;
   Status SetPromoteTo(const std::string& node) override;

@@ -705,6 +705,19 @@ Result<bool> SqliteStore::RenewLease(int64_t job_id, int64_t epoch, Duration ttl
   });
 }
 
+Result<std::optional<int64_t>> SqliteStore::AdvanceEpoch(int64_t job_id, int64_t epoch) {
+  static const std::string sql = "UPDATE failover_lease SET epoch = epoch + 1 WHERE " +
+                                 std::string(lease_sql::kEpochHeld) + " RETURNING epoch";
+  return WriteTransaction([&]() -> Result<std::optional<int64_t>> {
+    auto advance = Prepare(sql);
+    if (!advance.ok()) return advance.status();
+    auto row = advance->Bind(job_id, epoch).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<int64_t>();
+    return std::optional<int64_t>(advance->Int());
+  });
+}
+
 Status SqliteStore::ReleaseLease(int64_t job_id, int64_t epoch) {
   return WriteTransaction([&]() -> Status {
     auto release = Prepare(lease_sql::kReleaseLease);

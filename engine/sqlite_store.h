@@ -71,6 +71,7 @@ class SqliteStore final : public Store {
   Result<std::optional<int64_t>> AcquireLease(const std::string& node, int64_t job_id,
                                               Duration ttl) override;
   Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) override;
+  Result<std::optional<int64_t>> AdvanceEpoch(int64_t job_id, int64_t epoch) override;
   Status ReleaseLease(int64_t job_id, int64_t epoch) override;
   Status SetSchedulerNode(int64_t epoch, const std::string& node) override;
   Status SetPromoteTo(const std::string& node) override;

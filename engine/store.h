@@ -138,7 +138,8 @@ struct JobRecord {
 };
 
 // The failover lease: one row that names the active controller. Its epoch grows
-// by one with every new holder and never decreases, not even when cleared.
+// by one with every new holder and with every scheduler start after the first of
+// a holder, and never decreases, not even when cleared.
 struct Lease {
   std::string holder;         // the holder's node name; empty: never held or cleared
   int64_t holder_job_id = 0;  // its controller job row: node name plus process life
@@ -258,6 +259,12 @@ class Store {
   // that nobody took yet is still held so, and renewing it succeeds: nobody can
   // have acted on it, since taking it raises the epoch.
   virtual Result<bool> RenewLease(int64_t job_id, int64_t epoch, Duration ttl) = 0;
+  // While the lease is held by `job_id` with `epoch` (as RenewLease means it),
+  // moves it to epoch + 1 in one conditional UPDATE, keeping the holder and the
+  // expiry, so that every scheduler started for an earlier epoch is fenced. The
+  // holder calls it before each scheduler start but the first. The new epoch, or
+  // nullopt when the lease is no longer held so.
+  virtual Result<std::optional<int64_t>> AdvanceEpoch(int64_t job_id, int64_t epoch) = 0;
   // Ends the lease now when it is still held by `job_id` with `epoch` and has
   // not expired, so a standby takes it at its next try; otherwise does nothing.
   // The holder's name stays, as the last holder's.

@@ -68,7 +68,10 @@ bool FailoverController::StillActive(int64_t epoch) const {
 // ---- The lease ----
 
 void FailoverController::LeaseTick() {
-  StepLease();
+  {
+    std::lock_guard keeper_lock(keeper_mutex_);
+    StepLease();
+  }
   BeatRow();
 }
 
@@ -122,8 +125,22 @@ void FailoverController::StepLease() {
         spdlog::warn("lease: {}", change->message);
         Record(services_.lease_store, kEventRenewedLate, change->epoch, change->message);
       }
+      FollowKeeperEpoch();
       return;
   }
+}
+
+void FailoverController::FollowKeeperEpoch() {
+  const int64_t held = keeper_.epoch();
+  {
+    std::lock_guard lock(mutex_);
+    if (!acting_ || epoch_ == held) return;
+    epoch_ = held;
+  }
+  spdlog::info(
+      "lease: the store holds the lease for this controller with epoch {}: a move to a new "
+      "epoch whose answer was lost had applied; no scheduler serves it yet",
+      held);
 }
 
 void FailoverController::OnAcquired(const LeaseChange& change) {
@@ -179,6 +196,7 @@ void FailoverController::BeatRow() {
 }
 
 void FailoverController::Shutdown() {
+  std::lock_guard keeper_lock(keeper_mutex_);
   // Leaving on purpose: the scheduler keeps running until the next holder
   // replaces it, so the guard must not stop it.
   guard_.Disarm();
@@ -355,7 +373,7 @@ void FailoverController::Carry(const SupervisorDecision& decision, int64_t epoch
     }
     case Kind::kPromote: {
       spdlog::info("{}", decision.message);
-      const std::string outcome = RunCommands(decision.commands, epoch);
+      const std::string outcome = RunCommands(decision.commands, &epoch);
       Record(store, kEventPromote, epoch, decision.message + outcome);
       std::lock_guard lock(mutex_);
       if (acting_ && epoch_ == epoch) release_requested_ = epoch;
@@ -363,14 +381,14 @@ void FailoverController::Carry(const SupervisorDecision& decision, int64_t epoch
     }
     case Kind::kStart: {
       spdlog::info("epoch {}: {}", epoch, decision.message);
-      const std::string outcome = RunCommands(decision.commands, epoch);
+      const std::string outcome = RunCommands(decision.commands, &epoch);
       Record(store, kEventSchedulerStarted, epoch, decision.message + outcome);
       return;
     }
     case Kind::kRestart: {
       spdlog::warn("{}", decision.message);
       Record(store, kEventSchedulerUnhealthy, epoch, decision.message);
-      const std::string outcome = RunCommands(decision.commands, epoch);
+      const std::string outcome = RunCommands(decision.commands, &epoch);
       Record(store, kEventSchedulerRestarted, epoch,
              "restarted on " + supervisor_.node() + outcome);
       return;
@@ -378,7 +396,7 @@ void FailoverController::Carry(const SupervisorDecision& decision, int64_t epoch
     case Kind::kMove: {
       spdlog::error("{}", decision.message);
       Record(store, kEventSchedulerUnhealthy, epoch, decision.message);
-      const std::string outcome = RunCommands(decision.commands, epoch);
+      const std::string outcome = RunCommands(decision.commands, &epoch);
       Record(store, kEventMoved, epoch, decision.message + outcome);
       Alert(kEventMoved, epoch, "the scheduler moved to " + supervisor_.node(),
             decision.message + outcome);
@@ -387,7 +405,7 @@ void FailoverController::Carry(const SupervisorDecision& decision, int64_t epoch
     case Kind::kMoveFailed: {
       spdlog::error("{}", decision.message);
       Record(store, kEventSchedulerUnhealthy, epoch, decision.message);
-      const std::string outcome = RunCommands(decision.commands, epoch);
+      const std::string outcome = RunCommands(decision.commands, &epoch);
       Record(store, kEventMoveFailed, epoch, decision.message + outcome);
       if (decision.alert) {
         Alert(kEventMoveFailed, epoch,
@@ -401,16 +419,47 @@ void FailoverController::Carry(const SupervisorDecision& decision, int64_t epoch
 }
 
 std::string FailoverController::RunCommands(const std::vector<SchedulerCommand>& commands,
-                                            int64_t epoch) {
+                                            int64_t* epoch) {
   std::string outcome;
+  // The epoch the scheduler being stopped was started with (for a takeover,
+  // the previous holder's is not known: the acquired one stands in).
+  const int64_t stop_epoch = *epoch;
+  const bool starts = std::any_of(commands.begin(), commands.end(), [](const auto& command) {
+    return command.kind == SchedulerCommand::Kind::kStart;
+  });
+  if (starts && started_epoch_ == *epoch) {
+    // Before the stops too: a scheduler that does not answer them is fenced
+    // from the moment the new epoch exists.
+    if (!StillActive(*epoch)) return "; not carried on: the lease was lost";
+    Result<int64_t> advanced = AdvanceEpoch();
+    if (!advanced.ok()) {
+      const std::string& message = advanced.status().message();
+      if (advanced.status().code() == Status::Code::kFenced) {
+        if (StillActive(*epoch)) FencedWhileActive(*epoch, message);
+        return "; not carried out: " + message;
+      }
+      // Judged as a failed start once retry_wait has passed; the next start
+      // reads back whether the lease moved.
+      supervisor_.OnStartResult(false);
+      spdlog::warn("epoch {}: cannot move the lease to a new epoch for the scheduler start: {}",
+                   *epoch, message);
+      return "; not carried out: cannot move the lease to a new epoch for the start: " + message;
+    }
+    const std::string moved = fmt::format(
+        "moved the lease to epoch {} for the start (schedulers of epoch {} and before are fenced)",
+        *advanced, *epoch);
+    spdlog::info("{}", moved);
+    outcome += "; " + moved;
+    *epoch = *advanced;
+  }
   for (const SchedulerCommand& command : commands) {
-    if (!StillActive(epoch)) {
+    if (!StillActive(*epoch)) {
       outcome += "; not carried on: the lease was lost";
       break;
     }
-    const NodeCommands node_commands = services_.commands_for(command.node, epoch);
     if (command.kind == SchedulerCommand::Kind::kStop) {
-      Result<CommandOutcome> ran = RunOn(command.node, node_commands.stop);
+      Result<CommandOutcome> ran =
+          RunOn(command.node, services_.commands_for(command.node, stop_epoch).stop);
       outcome += "; stop on " + command.node + ": " + DescribeOutcome(ran);
       if (Succeeded(ran) && command.node == node_) {
         std::lock_guard lock(mutex_);
@@ -418,11 +467,12 @@ std::string FailoverController::RunCommands(const std::vector<SchedulerCommand>&
       }
       continue;
     }
+    const NodeCommands node_commands = services_.commands_for(command.node, *epoch);
     // Recorded before the start, so that a successor learns where to stop it
     // even when this controller dies halfway.
-    Status recorded = services_.scheduler_store.SetSchedulerNode(epoch, command.node);
+    Status recorded = services_.scheduler_store.SetSchedulerNode(*epoch, command.node);
     if (recorded.code() == Status::Code::kFenced) {
-      FencedWhileActive(epoch, recorded.message());
+      FencedWhileActive(*epoch, recorded.message());
       outcome += "; not started: " + recorded.message();
       break;
     }
@@ -432,23 +482,41 @@ std::string FailoverController::RunCommands(const std::vector<SchedulerCommand>&
     }
     if (command.node == node_) {
       std::lock_guard lock(mutex_);
-      local_scheduler_epoch_ = epoch;
+      local_scheduler_epoch_ = *epoch;
     }
+    started_epoch_ = *epoch;
     Result<CommandOutcome> ran = RunOn(command.node, node_commands.start);
     supervisor_.OnStartResult(Succeeded(ran));
     outcome += "; start on " + command.node + ": " + DescribeOutcome(ran);
-    if (command.node == node_ && !StillActive(epoch)) {
+    if (command.node == node_ && !StillActive(*epoch)) {
       // The guard may have stopped it before this start had finished.
       Result<CommandOutcome> stopped = RunOn(node_, node_commands.stop);
       outcome +=
           "; the lease was lost meanwhile, stop on " + node_ + ": " + DescribeOutcome(stopped);
       if (Succeeded(stopped)) {
         std::lock_guard lock(mutex_);
-        if (local_scheduler_epoch_ == epoch) local_scheduler_epoch_ = 0;
+        if (local_scheduler_epoch_ == *epoch) local_scheduler_epoch_ = 0;
       }
     }
   }
   return outcome;
+}
+
+Result<int64_t> FailoverController::AdvanceEpoch() {
+  std::lock_guard keeper_lock(keeper_mutex_);
+  Result<int64_t> advanced = keeper_.AdvanceEpoch(services_.scheduler_store);
+  if (!advanced.ok()) return advanced;
+  {
+    std::lock_guard lock(mutex_);
+    // acting_ turns true only under keeper_mutex_ (OnAcquired): here it means
+    // acting for the keeper's lease.
+    if (acting_) {
+      epoch_ = *advanced;
+      return advanced;
+    }
+  }
+  // The guard fired meanwhile; the lease side gives the new epoch up.
+  return Status::Fenced(fmt::format("the lease was lost while it moved to epoch {}", *advanced));
 }
 
 Result<CommandOutcome> FailoverController::RunOn(const std::string& node,

@@ -47,6 +47,11 @@ struct ControllerServices {
 // - at the deadline, or as soon as the store says the lease is gone, it runs
 //   the local stop command for a scheduler it started on its own node, from the
 //   guard's thread, even while LeaseTick or SchedulerTick hang in a call;
+// - every scheduler it starts serves an epoch of its own: the first start
+//   after an acquire takes the acquired epoch, every later one (a restart in
+//   place, a move) first moves the lease to the next epoch, so that a scheduler
+//   started before, even one that was only hung or cut off and comes back, is
+//   fenced;
 // - every decision is logged and recorded in the failover history.
 //
 // LeaseTick and SchedulerTick may run on two threads (the daemon does so, so a
@@ -84,6 +89,9 @@ class FailoverController {
   // Lease side (LeaseTick's thread).
   void StepLease();
   void OnAcquired(const LeaseChange& change);
+  // After a renew: acts for the epoch the keeper holds, which differs only once
+  // a move to a new epoch whose answer was lost turned out to have applied.
+  void FollowKeeperEpoch();
   void OnLost(const std::string& message, int64_t epoch);
   void ReleaseForSwitchover(int64_t epoch);
   void BeatRow();
@@ -92,8 +100,15 @@ class FailoverController {
   Result<SupervisorPoll> Observe(const Lease& lease);
   ProcessState CheckProcess(const std::string& node, int64_t epoch);
   void Carry(const SupervisorDecision& decision, int64_t epoch);
-  // Runs the decision's commands in order while still active; returns what happened.
-  std::string RunCommands(const std::vector<SchedulerCommand>& commands, int64_t epoch);
+  // Runs the decision's commands in order while still active; returns what
+  // happened. When they start a scheduler and `*epoch` has already served a
+  // start, first moves the lease to a new epoch, which `*epoch` then names: the
+  // start serves it, a stop names the epoch the stopped scheduler was started
+  // with.
+  std::string RunCommands(const std::vector<SchedulerCommand>& commands, int64_t* epoch);
+  // Moves the lease to the next epoch (LeaseKeeper::AdvanceEpoch) and makes it
+  // the one this controller acts for. Fenced when it may no longer act.
+  Result<int64_t> AdvanceEpoch();
   Result<CommandOutcome> RunOn(const std::string& node, const std::string& command);
   void FencedWhileActive(int64_t epoch, const std::string& message);
 
@@ -109,16 +124,25 @@ class FailoverController {
   const std::string node_;
   const int64_t job_id_;
   ControllerServices services_;
-  LeaseKeeper keeper_;                                        // LeaseTick's thread
+  // Serializes the keeper's calls, which come from LeaseTick's thread (acquire,
+  // renew, release) and SchedulerTick's (advancing the epoch), so that a renew
+  // never carries an epoch that an advance is replacing. Held across store
+  // calls, hence never taken by the guard's thread; taken before mutex_, never
+  // while holding it.
+  std::mutex keeper_mutex_;
+  LeaseKeeper keeper_;                                        // under keeper_mutex_
   SchedulerSupervisor supervisor_;                            // SchedulerTick's thread
   std::map<std::string, std::unique_ptr<NodeShell>> shells_;  // SchedulerTick's thread
-  std::unique_ptr<NodeShell> local_shell_;                    // the guard's thread
-  bool lease_store_failing_ = false;  // LeaseTick's thread: log a change, not every failure
+  // SchedulerTick's thread: the epoch of the latest scheduler start; an epoch
+  // serves one start at most.
+  int64_t started_epoch_ = 0;
+  std::unique_ptr<NodeShell> local_shell_;  // the guard's thread
+  bool lease_store_failing_ = false;        // LeaseTick's thread: log a change, not every failure
   bool row_beat_failing_ = false;
 
   mutable std::mutex mutex_;
-  bool acting_ = false;  // holds the lease, deadline not passed
-  int64_t epoch_ = 0;
+  bool acting_ = false;               // holds the lease, deadline not passed
+  int64_t epoch_ = 0;                 // the epoch acted for: the keeper's, once acting
   std::optional<Takeover> takeover_;  // an acquire SchedulerTick has not taken in yet
   int64_t release_requested_ = 0;     // an epoch to release at the next LeaseTick (switchover)
   // The epoch of a scheduler this controller started on its own node and has

@@ -34,12 +34,17 @@ Result<LeaseChange> LeaseKeeper::TryAcquire() {
   if (!lease.ok()) return lease.status();
   const bool held = lease->remaining > Duration(0);
   if (held && lease->holder_job_id == settings_.job_id) {
-    if (lost_epoch_ && lease->epoch == *lost_epoch_) {
+    // An advance whose outcome was unknown when the lease was given up may have
+    // moved it on by one.
+    const bool given_up = lost_epoch_ && (lease->epoch == *lost_epoch_ ||
+                                          (advance_unknown_ && lease->epoch == *lost_epoch_ + 1));
+    if (given_up) {
       // Given up on our own clock while the store still names us: hand it over
       // now rather than make the next holder wait out the ttl.
       Status released = store_.ReleaseLease(settings_.job_id, lease->epoch);
       if (!released.ok()) return released;
       lost_epoch_.reset();
+      advance_unknown_ = false;
       return LeaseChange{};
     }
     if (acquire_ambiguous_) {
@@ -83,7 +88,10 @@ Result<LeaseChange> LeaseKeeper::Renew() {
     return Lose(fmt::format("no renew of epoch {} succeeded within {} of the last one", epoch_,
                             Milliseconds(deadline_ - last_sent_)));
   }
-  Result<bool> renewed = store_.RenewLease(settings_.job_id, epoch_, settings_.lease_ttl);
+  Status settled = SettleAdvance(store_);
+  Result<bool> renewed = settled.ok()
+                             ? store_.RenewLease(settings_.job_id, epoch_, settings_.lease_ttl)
+                             : Result<bool>(settled);
   const std::chrono::nanoseconds returned = clock_.Monotonic();
   if (!renewed.ok()) {
     if (returned < deadline_) return renewed.status();
@@ -130,11 +138,54 @@ Status LeaseKeeper::Release() {
   return store_.ReleaseLease(settings_.job_id, epoch_);
 }
 
+Result<int64_t> LeaseKeeper::AdvanceEpoch(Store& store) {
+  if (!active_) return Status::Fenced("this controller does not hold the lease");
+  if (clock_.Monotonic() >= deadline_) {
+    return Status::Fenced(
+        fmt::format("the deadline of epoch {} passed before it could move to a new epoch", epoch_));
+  }
+  BATON_RETURN_IF_ERROR(SettleAdvance(store));
+  Result<std::optional<int64_t>> advanced = store.AdvanceEpoch(settings_.job_id, epoch_);
+  const std::chrono::nanoseconds returned = clock_.Monotonic();
+  if (!advanced.ok()) {
+    advance_unknown_ = true;
+    return advanced.status();
+  }
+  if (!*advanced) {
+    return Status::Fenced(fmt::format(
+        "the store no longer names this controller holder of epoch {} (expired and taken, or "
+        "cleared)",
+        epoch_));
+  }
+  const int64_t previous = epoch_;
+  epoch_ = **advanced;
+  if (returned >= deadline_) {
+    // The new epoch is the one held, so that the next step gives up (and hands
+    // back) the lease the store now holds for this controller.
+    return Status::Fenced(
+        fmt::format("the move from epoch {} to {} was answered {} after the deadline", previous,
+                    epoch_, Milliseconds(returned - deadline_)));
+  }
+  return epoch_;
+}
+
+Status LeaseKeeper::SettleAdvance(Store& store) {
+  if (!advance_unknown_) return Status::Ok();
+  Result<Lease> lease = store.GetLease();
+  if (!lease.ok()) return lease.status();
+  advance_unknown_ = false;
+  // Only that advance moves this controller's lease to the next epoch; anything
+  // else, and the call that follows finds out what the store says.
+  if (lease->holder_job_id == settings_.job_id && lease->epoch == epoch_ + 1) epoch_ += 1;
+  return Status::Ok();
+}
+
 LeaseChange LeaseKeeper::BecomeActive(int64_t epoch, std::chrono::nanoseconds sent,
                                       std::string message) {
   active_ = true;
   epoch_ = epoch;
   lost_epoch_.reset();
+  advance_unknown_ = false;
   last_sent_ = sent;
   deadline_ = sent + settings_.lease_ttl - margin_;
   LeaseChange change;

@@ -47,7 +47,13 @@ struct LeaseChange {
 // send + lease_ttl - SafetyMargin(), whatever the store answers afterwards. No
 // wall clock of any host is compared with another's.
 //
-// Pure logic over a Store and a Clock; one thread calls it.
+// Every scheduler start gets an epoch of its own: the first after an acquire
+// takes the acquired one, each later one AdvanceEpoch's. A scheduler that was
+// only hung or cut off and comes back is then fenced like one of an earlier
+// holder.
+//
+// Pure logic over a Store and a Clock; one call at a time (the caller
+// serializes the calls of two threads: see AdvanceEpoch).
 class LeaseKeeper {
  public:
   LeaseKeeper(Store& store, const Clock& clock, LeaseKeeperSettings settings);
@@ -79,6 +85,27 @@ class LeaseKeeper {
   // the store answers; a failed release only leaves the lease to expire.
   Status Release();
 
+  // While active and before the deadline: moves the lease to the next epoch
+  // (Store::AdvanceEpoch), which fences every scheduler started for an earlier
+  // one; the holder calls it before each scheduler start that the held epoch
+  // has already served. Returns the new epoch, held from then on; the deadline
+  // stays where the latest acquire or renew put it (the expiry does not move).
+  // Fenced when this controller may no longer act on the lease: not active, the
+  // deadline passed (before sending, or before the answer came back), or the
+  // store no longer names it holder of the epoch; the caller stops acting and
+  // says so with MarkLost().
+  //
+  // Any other error leaves it unknown whether the store moved on (a reply lost
+  // after the commit). The epoch held stays as it was, and the next call that
+  // names it (AdvanceEpoch, or a renewing Step) first reads the lease back: when
+  // the store names this controller with the next epoch, that is the epoch held.
+  //
+  // `store` is the caller's own connection (the controller's scheduler side
+  // has one). The caller must not let this call overlap with any other call of
+  // the keeper: a renew sent with the epoch that an advance is replacing would
+  // be refused, and the lease lost for nothing.
+  Result<int64_t> AdvanceEpoch(Store& store);
+
   bool active() const { return active_; }
   int64_t epoch() const { return epoch_; }  // the epoch held, or last held
   // While active: the Monotonic() time at which the lease must be considered lost.
@@ -87,6 +114,10 @@ class LeaseKeeper {
  private:
   Result<LeaseChange> TryAcquire();
   Result<LeaseChange> Renew();
+  // After an advance with an unknown outcome: reads the lease back through
+  // `store` and takes the next epoch as held when the store names this
+  // controller with it.
+  Status SettleAdvance(Store& store);
   LeaseChange BecomeActive(int64_t epoch, std::chrono::nanoseconds sent, std::string message);
   LeaseChange Lose(std::string message);
 
@@ -101,6 +132,9 @@ class LeaseKeeper {
   // An acquire that failed with a store error may still have committed; the next
   // standby step reads the row back before deciding (see DESIGN.md, pitfalls).
   bool acquire_ambiguous_ = false;
+  // An advance of epoch_ failed with a store error and may still have applied;
+  // the next renew or advance reads the row back first.
+  bool advance_unknown_ = false;
   // The epoch given up last: never renewed again, released when still ours.
   std::optional<int64_t> lost_epoch_;
 };

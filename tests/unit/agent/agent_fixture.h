@@ -132,6 +132,9 @@ class FlakyStore final : public Store {
   Result<bool> RenewLease(int64_t job, int64_t epoch, Duration ttl) override {
     return Pass([&] { return inner_.RenewLease(job, epoch, ttl); });
   }
+  Result<std::optional<int64_t>> AdvanceEpoch(int64_t job, int64_t epoch) override {
+    return Pass([&] { return inner_.AdvanceEpoch(job, epoch); });
+  }
   Status ReleaseLease(int64_t job, int64_t epoch) override {
     return Down().ok() ? inner_.ReleaseLease(job, epoch) : Down();
   }

@@ -1,6 +1,7 @@
 // The store's failover part, run against SQLite and a real mariadbd
-// (tests/support/mariadb_server.h): the lease row, the history, clearing, the
-// fencing of scheduling writes, and the migration to schema version 3. Expiry
+// (tests/support/mariadb_server.h): the lease row and its epoch, the history,
+// clearing, the fencing of scheduling writes, and the migration to schema
+// version 3. Expiry
 // is by the database's clock, so the tests wait real time with short ttls.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -152,6 +153,12 @@ class LeaseStoreTest : public ::testing::TestWithParam<Backend> {
     return renewed.ok() && *renewed;
   }
 
+  std::optional<int64_t> Advance(int64_t job_id, int64_t epoch) {
+    auto advanced = store_->AdvanceEpoch(job_id, epoch);
+    EXPECT_TRUE(IsOk(advanced));
+    return advanced.ok() ? *advanced : std::nullopt;
+  }
+
   TempFolder folder_;
   MariaDbServer* server_ = nullptr;
   int databases_ = 0;
@@ -296,6 +303,84 @@ TEST_P(LeaseStoreTest, SchedulerNodeOfAStaleEpochIsFenced) {
   EXPECT_EQ(GetLease().scheduler_node, "node1");
   ASSERT_TRUE(IsOk(store_->SetSchedulerNode(2, "node2")));
   EXPECT_EQ(GetLease().scheduler_node, "node2");
+}
+
+// A restart or a move of the scheduler: the holder moves its lease to the next
+// epoch, and the scheduler started for the previous one is fenced like one of
+// an earlier holder.
+TEST_P(LeaseStoreTest, AdvanceByTheHolderFencesTheSchedulerOfThePreviousEpoch) {
+  ASSERT_EQ(Acquire("node1", kJob1), 1);
+  ASSERT_TRUE(IsOk(store_->SetSchedulerNode(1, "node1")));
+  const Lease before = GetLease();
+  DagRun run;
+  run.dag_id = "etl";
+  run.run_id = "run1";
+  run.logical_date = FromEpochMicros(1'794'960'000'000'000);
+  run.data_interval_start = run.logical_date;
+  run.data_interval_end = run.logical_date + hours(24);
+  std::unique_ptr<Store> old_scheduler = Connect();
+  ASSERT_NE(old_scheduler, nullptr);
+  old_scheduler->SetFencingEpoch(1);
+  ASSERT_TRUE(old_scheduler->CreateDagRun(run, {}).value());
+
+  EXPECT_EQ(Advance(kJob1, 1), 2);
+  const Lease after = GetLease();
+  EXPECT_EQ(after.epoch, 2);
+  EXPECT_EQ(after.holder, "node1");
+  EXPECT_EQ(after.holder_job_id, kJob1);
+  EXPECT_EQ(after.expires_at, before.expires_at);  // an advance is no renew
+  EXPECT_EQ(after.scheduler_node, "node1");
+
+  // The scheduler of epoch 1, hung or cut off until now, writes nothing.
+  DagRun late = run;
+  late.run_id = "run2";
+  late.logical_date += hours(24);
+  Status refused = old_scheduler->CreateDagRun(late, {}).status();
+  EXPECT_EQ(refused.code(), Status::Code::kFenced) << refused.message();
+  EXPECT_NE(refused.message().find("epoch 2 exists"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("serves epoch 1"), std::string::npos) << refused.message();
+  EXPECT_FALSE(store_->GetDagRun("etl", "run2")->has_value());
+  EXPECT_EQ(store_->SetSchedulerNode(1, "node2").code(), Status::Code::kFenced);
+
+  // The holder renews with the new epoch only; the new scheduler writes.
+  EXPECT_FALSE(Renew(kJob1, 1));
+  EXPECT_TRUE(Renew(kJob1, 2));
+  EXPECT_GT(GetLease().expires_at, before.expires_at);
+  ASSERT_TRUE(IsOk(store_->SetSchedulerNode(2, "node2")));
+  std::unique_ptr<Store> new_scheduler = Connect();
+  ASSERT_NE(new_scheduler, nullptr);
+  new_scheduler->SetFencingEpoch(2);
+  EXPECT_TRUE(new_scheduler->CreateDagRun(late, {}).value());
+  // And again, for the next start.
+  EXPECT_EQ(Advance(kJob1, 2), 3);
+  EXPECT_TRUE(Renew(kJob1, 3));
+  EXPECT_EQ(GetLease().epoch, 3);
+}
+
+TEST_P(LeaseStoreTest, AdvanceByANonHolderOrWithAStaleEpochChangesNothing) {
+  ASSERT_EQ(Acquire("node1", kJob1), 1);
+  EXPECT_EQ(Advance(kJob2, 1), std::nullopt);
+  EXPECT_EQ(Advance(kJob1, 0), std::nullopt);
+  EXPECT_EQ(Advance(kJob1, 2), std::nullopt);
+  EXPECT_EQ(GetLease().epoch, 1);
+
+  ASSERT_EQ(Advance(kJob1, 1), 2);
+  EXPECT_EQ(Advance(kJob1, 1), std::nullopt);  // the epoch it left behind
+  EXPECT_EQ(GetLease().epoch, 2);
+
+  // Taken by another since: the old holder moves nothing.
+  ASSERT_TRUE(IsOk(store_->ReleaseLease(kJob1, 2)));
+  ASSERT_EQ(Acquire("node2", kJob2), 3);
+  EXPECT_EQ(Advance(kJob1, 2), std::nullopt);
+  Lease lease = GetLease();
+  EXPECT_EQ(lease.holder_job_id, kJob2);
+  EXPECT_EQ(lease.epoch, 3);
+
+  // Cleared: nobody holds it, and the epoch stays.
+  ASSERT_TRUE(IsOk(store_->ClearFailoverMetadata()));
+  EXPECT_EQ(Advance(kJob2, 3), std::nullopt);
+  ExpectFree(GetLease(), 3);
+  EXPECT_EQ(Acquire("node1", kJob1), 4);
 }
 
 TEST_P(LeaseStoreTest, HistoryIsListedNewestFirst) {
@@ -595,6 +680,30 @@ TEST_F(MariaDbLeaseTest, AcquireAfterALostConnectionReadsTheLeaseBack) {
   auto other = store_->AcquireLease("node2", kJob2, kLongTtl);
   ASSERT_TRUE(IsOk(other));
   EXPECT_EQ(*other, std::nullopt);
+}
+
+// An advance that dies with its connection is read back: held by this job
+// with the next epoch, it had applied and is not applied a second time.
+TEST_F(MariaDbLeaseTest, AdvanceAfterALostConnectionReadsTheLeaseBack) {
+  ASSERT_EQ(store_->AcquireLease("node1", kJob1, kLongTtl).value(), 1);
+  ASSERT_TRUE(IsOk(KillConnections()));
+  auto advanced = store_->AdvanceEpoch(kJob1, 1);
+  ASSERT_TRUE(IsOk(advanced));
+  EXPECT_EQ(*advanced, 2);
+
+  // As if the reply to that advance had been lost: the same call again.
+  ASSERT_TRUE(IsOk(KillConnections()));
+  auto again = store_->AdvanceEpoch(kJob1, 1);
+  ASSERT_TRUE(IsOk(again));
+  EXPECT_EQ(*again, 2);
+  EXPECT_EQ(store_->GetLease().value().epoch, 2);
+
+  // Another job's call is not mistaken for this job's.
+  ASSERT_TRUE(IsOk(KillConnections()));
+  auto other = store_->AdvanceEpoch(kJob2, 1);
+  ASSERT_TRUE(IsOk(other));
+  EXPECT_EQ(*other, std::nullopt);
+  EXPECT_EQ(store_->GetLease().value().epoch, 2);
 }
 
 TEST_F(MariaDbLeaseTest, HistoryRecordedAfterTheConnectionIsKilledIsKeptOnce) {

@@ -1,13 +1,16 @@
 // Two failover controllers on one real SQLite store, driven step by step: each
 // with a fake clock of its own (its lease deadline, the supervisor's waits) and
-// fake masters that record commands. The lease expires by the database's clock,
-// which is real, hence the short ttl and the real sleeps where expiry matters.
+// fake masters that record commands ("start NODE EPOCH": every start serves an
+// epoch of its own). The lease expires by the database's clock, which is real,
+// hence the short ttl and the real sleeps where expiry matters.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "failover/failover_controller.h"
 #include "tests/support/fake_clock.h"
@@ -26,6 +29,7 @@ using ::baton::testing::TempFolder;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 const TimePoint kStart = FromEpochMicros(1'800'000'000'000'000);
 constexpr Duration kHeartbeat = milliseconds(100);
@@ -159,10 +163,36 @@ class FailoverControllerTest : public ::testing::Test {
     return kinds;
   }
 
+  // The failover history as (kind, epoch), oldest first.
+  std::vector<std::pair<std::string, int64_t>> HistoryWithEpochs() {
+    auto events = store_->ListFailoverEvents(100);
+    EXPECT_TRUE(IsOk(events));
+    std::vector<std::pair<std::string, int64_t>> entries;
+    if (!events.ok()) return entries;
+    for (const FailoverEvent& event : *events) entries.emplace_back(event.kind, event.epoch);
+    std::reverse(entries.begin(), entries.end());
+    return entries;
+  }
+
   Lease CurrentLease() {
     auto lease = store_->GetLease();
     EXPECT_TRUE(IsOk(lease));
     return lease.ok() ? *lease : Lease{};
+  }
+
+  // One scheduling write by a scheduler started for `epoch` (as `baton
+  // scheduler --epoch` fences its store), on a connection of its own.
+  Status WriteAsSchedulerOf(int64_t epoch) {
+    auto scheduler = Connect();
+    if (!scheduler.ok()) return scheduler.status();
+    (*scheduler)->SetFencingEpoch(epoch);
+    DagRun run;
+    run.dag_id = "etl";
+    run.run_id = "run" + std::to_string(++runs_);
+    run.logical_date = FromEpochMicros(1'794'960'000'000'000) + std::chrono::hours(runs_);
+    auto created = (*scheduler)->CreateDagRun(run, {});
+    if (!created.ok()) return created.status();
+    return *created ? Status::Ok() : Status::Conflict("run " + run.run_id + " exists");
   }
 
   // Makes master1 active and its scheduler started and healthy.
@@ -182,6 +212,7 @@ class FailoverControllerTest : public ::testing::Test {
   FakeNodes nodes_;
   RecordingAlerter alerter_;
   std::unique_ptr<Store> store_;  // the test's own look at the store
+  int runs_ = 0;
   Master master1_;
   Master master2_;
 };
@@ -269,20 +300,31 @@ TEST_F(FailoverControllerTest, FailedRestartsMoveTheSchedulerToTheOtherMaster) {
   nodes_.SetStartFails("master1", true);
   master2_.controller->LeaseTick();  // master2's controller beats: it can take the scheduler
   master1_.controller->SchedulerTick();
+  // Each start serves an epoch of its own.
   EXPECT_THAT(nodes_.Commands(),
-              ElementsAre("master1: stop master1 1", "master1: start master1 1"));
+              ElementsAre("master1: stop master1 1", "master1: start master1 2"));
+  EXPECT_EQ(master1_.controller->epoch(), 2);
   nodes_.ClearCommands();
 
   Pass(master1_, config_.retry_wait);
   master2_.controller->LeaseTick();
   master1_.controller->SchedulerTick();
   EXPECT_THAT(nodes_.Commands(),
-              ElementsAre("master1: stop master1 1", "master2: start master2 1"));
-  EXPECT_EQ(CurrentLease().scheduler_node, "master2");
+              ElementsAre("master1: stop master1 2", "master2: start master2 3"));
+  EXPECT_EQ(master1_.controller->epoch(), 3);
+  Lease lease = CurrentLease();
+  EXPECT_EQ(lease.holder, "master1");
+  EXPECT_EQ(lease.epoch, 3);
+  EXPECT_EQ(lease.scheduler_node, "master2");
   EXPECT_THAT(alerter_.kinds(), ElementsAre(kEventMoved));
-  EXPECT_THAT(History(),
-              ElementsAre(kEventAcquired, kEventSchedulerStarted, kEventSchedulerUnhealthy,
-                          kEventSchedulerRestarted, kEventSchedulerUnhealthy, kEventMoved));
+  using Event = std::pair<std::string, int64_t>;
+  EXPECT_THAT(HistoryWithEpochs(),
+              ElementsAre(Event(kEventAcquired, 1), Event(kEventSchedulerStarted, 1),
+                          Event(kEventSchedulerUnhealthy, 1), Event(kEventSchedulerRestarted, 2),
+                          Event(kEventSchedulerUnhealthy, 2), Event(kEventMoved, 3)));
+  // A scheduler left on master1 (its stop did not reach it) is fenced.
+  EXPECT_EQ(WriteAsSchedulerOf(2).code(), Status::Code::kFenced);
+  EXPECT_TRUE(IsOk(WriteAsSchedulerOf(3)));
 
   // The scheduler now runs elsewhere: a lost lease stops nothing locally.
   nodes_.ClearCommands();
@@ -291,7 +333,96 @@ TEST_F(FailoverControllerTest, FailedRestartsMoveTheSchedulerToTheOtherMaster) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_FALSE(master1_.controller->active());
-  EXPECT_FALSE(nodes_.WaitForCommand("master1: stop master1 1", milliseconds(300)));
+  EXPECT_FALSE(nodes_.WaitForCommand("master1: stop master1 3", milliseconds(300)));
+  EXPECT_THAT(nodes_.Commands(), IsEmpty());
+}
+
+TEST_F(FailoverControllerTest, RestartInPlaceServesTheNextEpochAndFencesTheOldScheduler) {
+  Master1RunsTheScheduler();
+  EXPECT_TRUE(IsOk(WriteAsSchedulerOf(1)));
+  // Its check fails: crashed, or hung (SIGSTOP) so that it may come back.
+  nodes_.SetRunning("master1", false);
+  master1_.controller->SchedulerTick();
+  EXPECT_THAT(nodes_.Commands(),
+              ElementsAre("master1: stop master1 1", "master1: start master1 2"));
+  EXPECT_EQ(master1_.controller->epoch(), 2);
+  Lease lease = CurrentLease();
+  EXPECT_EQ(lease.holder, "master1");
+  EXPECT_EQ(lease.holder_job_id, master1_.job_id);
+  EXPECT_EQ(lease.epoch, 2);
+  EXPECT_EQ(lease.scheduler_node, "master1");
+  using Event = std::pair<std::string, int64_t>;
+  EXPECT_THAT(HistoryWithEpochs(),
+              ElementsAre(Event(kEventAcquired, 1), Event(kEventSchedulerStarted, 1),
+                          Event(kEventSchedulerUnhealthy, 1), Event(kEventSchedulerRestarted, 2)));
+  // The old scheduler coming back writes nothing; the new one does.
+  Status refused = WriteAsSchedulerOf(1);
+  EXPECT_EQ(refused.code(), Status::Code::kFenced) << refused.message();
+  EXPECT_TRUE(IsOk(WriteAsSchedulerOf(2)));
+
+  // Renews carry on with epoch 2 well past one ttl of the database's clock,
+  // and the standby keeps out.
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(kTtl / 3);
+    Pass(master1_, kHeartbeat);
+    master2_.controller->LeaseTick();
+  }
+  EXPECT_TRUE(master1_.controller->active());
+  EXPECT_FALSE(master2_.controller->active());
+  EXPECT_EQ(CurrentLease().epoch, 2);
+  EXPECT_GT(CurrentLease().remaining, Duration(0));
+  EXPECT_EQ(History().back(), kEventSchedulerRestarted);
+
+  // At the deadline the guard stops the local scheduler it started, by its epoch.
+  nodes_.ClearCommands();
+  master1_.clock.Advance(kTtl);
+  EXPECT_TRUE(nodes_.WaitForCommand("master1: stop master1 2", kGuardWait));
+}
+
+// The daemon renews on one thread while the other restarts the scheduler: a
+// renew never carries an epoch that an advance has just replaced, so the lease
+// is never lost for it.
+TEST_F(FailoverControllerTest, RenewsAndEpochAdvancesOnTwoThreadsKeepTheLease) {
+  ASSERT_TRUE(IsOk(store_->EndJob(master2_.job_id)));  // every restart stays on master1
+  auto lease_store = Connect();
+  auto scheduler_store = Connect();
+  ASSERT_TRUE(IsOk(lease_store));
+  ASSERT_TRUE(IsOk(scheduler_store));
+  SharedFakeClock clock;
+  FailoverController controller(
+      config_, "master1", master1_.job_id,
+      ControllerServices{**lease_store, **scheduler_store, clock,
+                         [this](const std::string& node) { return nodes_.ShellFor(node); },
+                         FakeNodeCommands, alerter_, nullptr});
+  controller.LeaseTick();
+  ASSERT_TRUE(controller.active());
+
+  std::atomic<bool> done = false;
+  std::thread lease_side([&] {
+    while (!done) {
+      clock.Advance(kHeartbeat);
+      controller.LeaseTick();
+    }
+  });
+  constexpr int64_t kStarts = 40;
+  const auto give_up = std::chrono::steady_clock::now() + seconds(30);
+  while (controller.active() && controller.epoch() < kStarts &&
+         std::chrono::steady_clock::now() < give_up) {
+    nodes_.SetRunning("master1", false);  // never healthy: restarted at every judgement
+    controller.SchedulerTick();
+  }
+  done = true;
+  lease_side.join();
+
+  EXPECT_TRUE(controller.active());
+  EXPECT_GE(controller.epoch(), kStarts);
+  const std::vector<std::string> history = History();
+  EXPECT_EQ(std::count(history.begin(), history.end(), kEventLostLease), 0);
+  EXPECT_EQ(std::count(history.begin(), history.end(), kEventFenced), 0);
+  EXPECT_EQ(CurrentLease().epoch, controller.epoch());
+  const std::vector<std::string> commands = nodes_.Commands();
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands.back(), "master1: start master1 " + std::to_string(controller.epoch()));
 }
 
 TEST_F(FailoverControllerTest, WithNoOtherLiveControllerTheMoveFailsAndAlertsOnce) {
@@ -307,7 +438,9 @@ TEST_F(FailoverControllerTest, WithNoOtherLiveControllerTheMoveFailsAndAlertsOnc
   EXPECT_THAT(alerter_.kinds(), ElementsAre(kEventMoveFailed));
   std::vector<std::string> history = History();
   EXPECT_EQ(std::count(history.begin(), history.end(), kEventMoveFailed), 2);
-  EXPECT_EQ(nodes_.Commands().back(), "master1: start master1 1");
+  // A restart, then two failed moves: each start with an epoch of its own.
+  EXPECT_EQ(nodes_.Commands().back(), "master1: start master1 4");
+  EXPECT_EQ(CurrentLease().epoch, 4);
 }
 
 TEST_F(FailoverControllerTest, SwitchoverHandsTheLeaseToTheTarget) {

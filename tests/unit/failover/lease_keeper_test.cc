@@ -2,7 +2,8 @@
 // in-memory lease that follows engine/store.h's contract by the same fake
 // clock (its wall time plays the database's clock), so a test can make a call
 // fail, commit without answering, or take time; the last tests run the keeper
-// on the real SQLite store.
+// on the real SQLite store. Acquire, renew and release are Step()'s and
+// Release()'s; advancing the epoch for a scheduler start is AdvanceEpoch()'s.
 #include "failover/lease_keeper.h"
 
 #include <gtest/gtest.h>
@@ -33,12 +34,13 @@ class InMemoryLeaseStore final : public Store {
 
   // Hooks: every lease call fails while `unavailable`; `during_call` runs inside
   // each lease call before it is decided (a slow network: advance the clock);
-  // `commit_then_fail` applies the next acquire or renew and then reports a
-  // lost connection.
+  // `commit_then_fail` applies the next acquire, renew or advance and then
+  // reports a lost connection.
   bool unavailable = false;
   bool commit_then_fail = false;
   std::function<void()> during_call;
   int acquire_calls = 0;
+  int advance_calls = 0;
   int release_calls = 0;
   Lease row;
 
@@ -72,6 +74,14 @@ class InMemoryLeaseStore final : public Store {
     row.expires_at = clock_.Now() + ttl;
     BATON_RETURN_IF_ERROR(Answer());
     return true;
+  }
+  Result<std::optional<int64_t>> AdvanceEpoch(int64_t job_id, int64_t epoch) override {
+    ++advance_calls;
+    BATON_RETURN_IF_ERROR(Call());
+    if (row.holder_job_id != job_id || row.epoch != epoch) return std::optional<int64_t>();
+    row.epoch += 1;
+    BATON_RETURN_IF_ERROR(Answer());
+    return std::optional<int64_t>(row.epoch);
   }
   Status ReleaseLease(int64_t job_id, int64_t epoch) override {
     ++release_calls;
@@ -382,6 +392,131 @@ TEST_F(LeaseKeeperTest, SwitchoverTargetAcquiresAsPlannedAndOthersWait) {
   EXPECT_EQ(change.previous_holder, "master1");
 }
 
+// A scheduler restart or move: the holder moves its lease to the next epoch.
+
+TEST_F(LeaseKeeperTest, AdvanceMovesTheHeldEpochAndRenewsCarryOnWithIt) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);  // sent at 0: deadline 8 s
+  const TimePoint expiry = store_.row.expires_at;
+  clock_.Advance(seconds(1));
+  Result<int64_t> advanced = holder.AdvanceEpoch(store_);
+  ASSERT_TRUE(IsOk(advanced));
+  EXPECT_EQ(*advanced, 2);
+  EXPECT_EQ(holder.epoch(), 2);
+  EXPECT_TRUE(holder.active());
+  // Neither the deadline nor the store's expiry moves: an advance is no renew.
+  EXPECT_EQ(holder.deadline(), seconds(8));
+  EXPECT_EQ(store_.row.expires_at, expiry);
+  EXPECT_EQ(store_.row.epoch, 2);
+  EXPECT_EQ(store_.row.holder_job_id, 1);
+
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(Step(holder).kind, Kind::kNone);  // renewed with epoch 2
+  EXPECT_EQ(holder.deadline(), clock_.Monotonic() + seconds(8));
+  ASSERT_TRUE(IsOk(holder.AdvanceEpoch(store_)));
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(kHeartbeat);
+    EXPECT_EQ(Step(holder).kind, Kind::kNone);
+  }
+  EXPECT_TRUE(holder.active());
+  EXPECT_EQ(holder.epoch(), 3);
+  EXPECT_EQ(store_.row.epoch, 3);
+  EXPECT_EQ(store_.row.expires_at, clock_.Now() + kTtl);
+}
+
+TEST_F(LeaseKeeperTest, AdvanceIsRefusedWithoutTheLeaseOrPastTheDeadline) {
+  LeaseKeeper standby = Keeper("master2", 2);
+  EXPECT_EQ(standby.AdvanceEpoch(store_).status().code(), Status::Code::kFenced);
+
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  clock_.Advance(seconds(8));  // the deadline, with no renew since the acquire
+  Result<int64_t> late = holder.AdvanceEpoch(store_);
+  EXPECT_EQ(late.status().code(), Status::Code::kFenced);
+  EXPECT_EQ(store_.advance_calls, 0);
+  EXPECT_EQ(holder.epoch(), 1);
+}
+
+TEST_F(LeaseKeeperTest, AdvanceRefusedByTheStoreIsFencedAndTheEpochStays) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  store_.row.holder = "master2";
+  store_.row.holder_job_id = 2;
+  store_.row.epoch = 2;
+  Result<int64_t> refused = holder.AdvanceEpoch(store_);
+  EXPECT_EQ(refused.status().code(), Status::Code::kFenced);
+  EXPECT_NE(refused.status().message().find("epoch 1"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(holder.epoch(), 1);
+  EXPECT_EQ(store_.row.epoch, 2);
+  // The caller stops acting and tells the keeper, which does not renew again.
+  EXPECT_EQ(holder.MarkLost("fenced").kind, Kind::kLost);
+}
+
+TEST_F(LeaseKeeperTest, AnAdvanceAnsweredAfterTheDeadlineIsFencedAndHandedBack) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  clock_.Advance(seconds(7));
+  store_.during_call = [this] { clock_.Advance(seconds(2)); };  // answered at 9 s, deadline 8 s
+  EXPECT_EQ(holder.AdvanceEpoch(store_).status().code(), Status::Code::kFenced);
+  store_.during_call = nullptr;
+  EXPECT_EQ(holder.epoch(), 2);  // what the store holds for it now
+  EXPECT_EQ(holder.MarkLost("fenced").epoch, 2);
+  EXPECT_EQ(Step(holder).kind, Kind::kNone);
+  EXPECT_EQ(store_.release_calls, 1);
+  EXPECT_LE(store_.row.expires_at, clock_.Now());
+}
+
+TEST_F(LeaseKeeperTest, AnAdvanceWhoseReplyWasLostIsReadBackByTheNextRenew) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  store_.commit_then_fail = true;
+  EXPECT_EQ(holder.AdvanceEpoch(store_).status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(holder.epoch(), 1);
+  ASSERT_EQ(store_.row.epoch, 2);  // it did apply
+  clock_.Advance(kHeartbeat);
+  EXPECT_EQ(Step(holder).kind, Kind::kNone);  // not lost: renewed with epoch 2
+  EXPECT_TRUE(holder.active());
+  EXPECT_EQ(holder.epoch(), 2);
+  EXPECT_EQ(store_.row.expires_at, clock_.Now() + kTtl);
+}
+
+TEST_F(LeaseKeeperTest, AnAdvanceWhoseReplyWasLostIsReadBackByTheNextAdvance) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  store_.commit_then_fail = true;
+  EXPECT_FALSE(holder.AdvanceEpoch(store_).ok());
+  Result<int64_t> advanced = holder.AdvanceEpoch(store_);
+  ASSERT_TRUE(IsOk(advanced));
+  EXPECT_EQ(*advanced, 3);  // from the 2 the lost one had reached
+  EXPECT_EQ(store_.row.epoch, 3);
+}
+
+TEST_F(LeaseKeeperTest, AFailedAdvanceThatDidNotApplyKeepsTheEpoch) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  store_.unavailable = true;
+  EXPECT_FALSE(holder.AdvanceEpoch(store_).ok());
+  store_.unavailable = false;
+  clock_.Advance(kHeartbeat);
+  EXPECT_EQ(Step(holder).kind, Kind::kNone);
+  EXPECT_EQ(holder.epoch(), 1);
+  Result<int64_t> advanced = holder.AdvanceEpoch(store_);
+  ASSERT_TRUE(IsOk(advanced));
+  EXPECT_EQ(*advanced, 2);
+}
+
+TEST_F(LeaseKeeperTest, ALeaseGivenUpWithAnAdvanceOfUnknownOutcomeIsHandedBack) {
+  LeaseKeeper holder = Keeper("master1", 1);
+  ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  store_.commit_then_fail = true;
+  EXPECT_FALSE(holder.AdvanceEpoch(store_).ok());
+  EXPECT_EQ(holder.MarkLost("the guard fired").epoch, 1);
+  EXPECT_EQ(Step(holder).kind, Kind::kNone);
+  EXPECT_EQ(store_.release_calls, 1);
+  EXPECT_LE(store_.row.expires_at, clock_.Now());  // epoch 2, released
+}
+
 // The same keeper on the real SQLite store and its clock.
 class LeaseKeeperOnSqliteTest : public ::testing::Test {
  protected:
@@ -423,6 +558,44 @@ TEST_F(LeaseKeeperOnSqliteTest, EachHolderGetsTheNextEpochAfterExpiry) {
   Result<LeaseChange> lost = a.Step();  // its own clock has not reached the deadline
   ASSERT_TRUE(IsOk(lost));
   EXPECT_EQ(lost->kind, Kind::kLost);
+}
+
+// The controller advances through its scheduler side's own connection; the
+// renews on the lease side's go on with the new epoch, and a scheduler of the
+// old one is fenced.
+TEST_F(LeaseKeeperOnSqliteTest, AdvanceFencesTheOldEpochAndRenewsGoOn) {
+  const Duration ttl = milliseconds(300);
+  LeaseKeeper a(*first_, clock_, {"master1", 1, milliseconds(100), ttl});
+  Result<LeaseChange> acquired = a.Step();
+  ASSERT_TRUE(IsOk(acquired));
+  ASSERT_EQ(acquired->kind, Kind::kAcquired);
+  Result<int64_t> advanced = a.AdvanceEpoch(*second_);
+  ASSERT_TRUE(IsOk(advanced));
+  EXPECT_EQ(*advanced, acquired->epoch + 1);
+
+  StoreConfig config;
+  config.url = "sqlite://" + (folder_.path() / "baton.db").string();
+  auto old_scheduler = OpenStore(config, folder_.path());
+  ASSERT_TRUE(IsOk(old_scheduler));
+  (*old_scheduler)->SetFencingEpoch(acquired->epoch);
+  DagRun run;
+  run.dag_id = "etl";
+  run.run_id = "run1";
+  EXPECT_EQ((*old_scheduler)->CreateDagRun(run, {}).status().code(), Status::Code::kFenced);
+
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+    clock_.Advance(milliseconds(100));
+    Result<LeaseChange> renewed = a.Step();
+    ASSERT_TRUE(IsOk(renewed));
+    EXPECT_EQ(renewed->kind, Kind::kNone);
+  }
+  EXPECT_TRUE(a.active());
+  EXPECT_EQ(a.epoch(), *advanced);
+  auto lease = first_->GetLease();
+  ASSERT_TRUE(IsOk(lease));
+  EXPECT_EQ(lease->epoch, *advanced);
+  EXPECT_GT(lease->remaining, Duration(0));
 }
 
 TEST_F(LeaseKeeperOnSqliteTest, RenewsKeepTheLeaseAcrossManyTtls) {
