@@ -117,7 +117,7 @@ class TakeoverTest(FailoverTestCase):
 
 
 class SchedulerSupervisionTest(FailoverTestCase):
-    def test_killed_scheduler_is_restarted_on_its_node_in_the_same_epoch(self):
+    def test_killed_scheduler_is_restarted_on_its_node_in_a_new_epoch(self):
         cluster = self.cluster(nodes=["m1", "m2"])
         cluster.write_chains_dag("restart", chains=3, length=5, seconds=1)
         cluster.start_controllers()
@@ -126,10 +126,12 @@ class SchedulerSupervisionTest(FailoverTestCase):
 
         mark = cluster.last_event_id()
         killed = cluster.kill_scheduler_of("m1", signal.SIGKILL)  # its tasks live on
-        second = cluster.wait_for_healthy_scheduler(node="m1", epoch=first["epoch"],
+        # Every start serves an epoch of its own, so a scheduler that only hung
+        # could not come back and write beside its successor.
+        second = cluster.wait_for_healthy_scheduler(node="m1", epoch=first["epoch"] + 1,
                                                     not_pid=killed, timeout=30)
         self.assertEqual(second["holder"], "m1")
-        cluster.wait_for_event("scheduler_restarted", "m1", first["epoch"], after_id=mark)
+        cluster.wait_for_event("scheduler_restarted", "m1", first["epoch"] + 1, after_id=mark)
         self.assert_no_event(cluster.events(mark), ("acquired", "moved", "lost_lease"))
         cluster.finish("restart", run_id)
 
@@ -139,9 +141,12 @@ class SchedulerSupervisionTest(FailoverTestCase):
         lease = cluster.start_controllers()
         # m1 holds the lease, cannot start a scheduler at home, and moves it to
         # m2 (over SSH) after restart_retries failed restarts.
-        moved = cluster.wait_for_healthy_scheduler(node="m2", epoch=lease["epoch"], timeout=60)
+        # Each start, failed or not, serves a new epoch: the first start, two
+        # restarts in place, then the move.
+        moved_epoch = lease["epoch"] + 3
+        moved = cluster.wait_for_healthy_scheduler(node="m2", epoch=moved_epoch, timeout=60)
         self.assertEqual(moved["holder"], "m1")
-        moved = cluster.wait_for_event("moved", "m1", lease["epoch"])
+        moved = cluster.wait_for_event("moved", "m1", moved_epoch)
         events = cluster.events()
         self.assertIn("start on m2: exit status 0", moved["message"])
         self.assert_no_event(events, ("lost_lease",))
@@ -150,11 +155,11 @@ class SchedulerSupervisionTest(FailoverTestCase):
                        and e["kind"] in ("scheduler_started", "scheduler_restarted")]
         self.assertEqual(before_move, ["scheduler_started", "scheduler_restarted",
                                        "scheduler_restarted"], events)
-        cluster.wait_for_alert(f"moved m1 {lease['epoch']} ")
+        cluster.wait_for_alert(f"moved m1 {moved_epoch} ")
         self.assertIsNone(cluster.scheduler_pid("m1"))
         run_id = self.start_run(cluster, "move", started=2)
         cluster.finish("move", run_id)
-        self.assertTrue(all(e["epoch"] == lease["epoch"] for e in cluster.ledger_entries()))
+        self.assertTrue(all(e["epoch"] == moved_epoch for e in cluster.ledger_entries()))
 
     def test_frozen_scheduler_is_replaced_once_its_heartbeat_is_stale(self):
         cluster = self.cluster(nodes=["m1", "m2"])
@@ -167,11 +172,11 @@ class SchedulerSupervisionTest(FailoverTestCase):
         frozen = cluster.kill_scheduler_of("m1", signal.SIGSTOP)
         # Its process still runs, so only the stale heartbeat tells: 5 s, and
         # a stop that must end in SIGKILL (a frozen process ignores SIGTERM).
-        second = cluster.wait_for_healthy_scheduler(epoch=first["epoch"], not_pid=frozen,
+        second = cluster.wait_for_healthy_scheduler(epoch=first["epoch"] + 1, not_pid=frozen,
                                                     timeout=60)
         self.assertEqual(second["holder"], "m1")
         cluster.wait_for_process_exit(frozen, 30, f"the frozen scheduler (pid {frozen}) to be killed")
-        cluster.wait_for_event("scheduler_restarted", "m1", first["epoch"], after_id=mark)
+        cluster.wait_for_event("scheduler_restarted", "m1", first["epoch"] + 1, after_id=mark)
         self.assert_no_event(cluster.events(mark), ("acquired", "lost_lease"))
         cluster.finish("frozen", run_id)
 
@@ -325,7 +330,7 @@ class SwitchoverTest(FailoverTestCase):
         self.assertEqual((lease["holder"], lease["epoch"]), ("m2", second["epoch"]))
 
         cluster.run_ok("failover", "maintenance", "off")
-        third = cluster.wait_for_healthy_scheduler(node="m2", epoch=second["epoch"],
+        third = cluster.wait_for_healthy_scheduler(node="m2", epoch=second["epoch"] + 1,
                                                    not_pid=killed, timeout=30)
         self.assertEqual(third["holder"], "m2")
         cluster.finish("switch", run2)
