@@ -127,7 +127,8 @@ Status ClearMetadata(CliContext& context, bool yes) {
 
 Status SendTestMessage(CliContext& context) {
   const std::string node = CurrentNodeName(context.config());
-  BATON_RETURN_IF_ERROR(SendTestEmail(context.config().alerts, node));
+  BATON_RETURN_IF_ERROR(
+      SendTestEmail(context.config().alerts, node).WithContext(context.config().source_path));
   std::cout << "test email sent to";
   for (const std::string& to : context.config().alerts.email_to) std::cout << ' ' << to;
   std::cout << '\n';

@@ -109,7 +109,7 @@ std::unique_ptr<Alerter> MakeAlerter(const AlertsConfig& config) {
 Status SendTestEmail(const AlertsConfig& config, const std::string& node) {
   if (config.smtp_url.empty()) {
     return Status::InvalidInput(
-        "alerts.smtp_url is not set in baton.toml: set smtp_url, email_from and email_to under "
+        "field 'alerts.smtp_url': is not set; set smtp_url, email_from and email_to under "
         "[alerts] to send email alerts");
   }
   BATON_RETURN_IF_ERROR(InitializeCurl().WithContext("email"));

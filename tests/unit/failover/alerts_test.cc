@@ -410,7 +410,7 @@ TEST_F(AlertsTest, SendTestEmailWithoutSmtpUrlIsInvalidInput) {
   Status status = SendTestEmail(config, "m1");
 
   EXPECT_EQ(status.code(), Status::Code::kInvalidInput);
-  EXPECT_THAT(status.message(), StartsWith("alerts.smtp_url is not set in "));
+  EXPECT_THAT(status.message(), StartsWith("field 'alerts.smtp_url': is not set"));
 }
 
 TEST_F(AlertsTest, SendTestEmailSendsOnlyATestEmail) {
