@@ -128,9 +128,9 @@ class ControllerDaemon {
   void LeaseLoop() {
     SteadyTime next = std::chrono::steady_clock::now();
     do {
-      controller_.LeaseTick();
+      const Duration wait = controller_.LeaseTick();
       // Counted from the previous tick's start, so renews are sent one interval apart.
-      next = std::max(next + config_.failover.heartbeat_interval, std::chrono::steady_clock::now());
+      next = std::max(next + wait, std::chrono::steady_clock::now());
     } while (lease_pause_.Until(next));
   }
 

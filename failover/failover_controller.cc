@@ -67,12 +67,20 @@ bool FailoverController::StillActive(int64_t epoch) const {
 
 // ---- The lease ----
 
-void FailoverController::LeaseTick() {
+Duration FailoverController::LeaseTick() {
+  // A standby retries just after the expiry the store reported; the margin
+  // covers the time between that read and this tick's start.
+  constexpr Duration kAfterExpiry = std::chrono::milliseconds(25);
+  Duration wait = config_.heartbeat_interval;
   {
     std::lock_guard keeper_lock(keeper_mutex_);
     StepLease();
+    if (!keeper_.active() && keeper_.standby_wait()) {
+      wait = std::min(wait, *keeper_.standby_wait() + kAfterExpiry);
+    }
   }
   BeatRow();
+  return wait;
 }
 
 void FailoverController::StepLease() {

@@ -66,7 +66,9 @@ class FailoverController {
 
   // Every heartbeat_interval: renews or acquires the lease, then beats the
   // controller's row. The renew goes first, so a slow beat never delays it.
-  void LeaseTick();
+  // Returns the wait until the next call: heartbeat_interval, or less when a
+  // standby saw the lease expire sooner (it tries again right after).
+  Duration LeaseTick();
   // Every poll_frequency, and at once after an acquire: while active, observes
   // the scheduler and carries out the supervisor's decision.
   void SchedulerTick();

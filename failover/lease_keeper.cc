@@ -33,6 +33,7 @@ Result<LeaseChange> LeaseKeeper::TryAcquire() {
   Result<Lease> lease = store_.GetLease();
   if (!lease.ok()) return lease.status();
   const bool held = lease->remaining > Duration(0);
+  standby_wait_ = held ? std::optional<Duration>(lease->remaining) : std::nullopt;
   if (held && lease->holder_job_id == settings_.job_id) {
     // An advance whose outcome was unknown when the lease was given up may have
     // moved it on by one.

@@ -106,6 +106,10 @@ class LeaseKeeper {
   // be refused, and the lease lost for nothing.
   Result<int64_t> AdvanceEpoch(Store& store);
 
+  // While standby: what the latest look at the lease said it had left by the
+  // database's clock, so the next try can be made when it expires rather than
+  // up to a heartbeat_interval later. nullopt when active or not yet known.
+  std::optional<Duration> standby_wait() const { return standby_wait_; }
   bool active() const { return active_; }
   int64_t epoch() const { return epoch_; }  // the epoch held, or last held
   // While active: the Monotonic() time at which the lease must be considered lost.
@@ -132,6 +136,7 @@ class LeaseKeeper {
   // An acquire that failed with a store error may still have committed; the next
   // standby step reads the row back before deciding (see DESIGN.md, pitfalls).
   bool acquire_ambiguous_ = false;
+  std::optional<Duration> standby_wait_;
   // An advance of epoch_ failed with a store error and may still have applied;
   // the next renew or advance reads the row back first.
   bool advance_unknown_ = false;

@@ -230,14 +230,18 @@ TEST_F(LeaseKeeperTest, StandbyTakesOverOnlyAfterExpiryWithTheNextEpoch) {
   LeaseKeeper holder = Keeper("master1", 1);
   LeaseKeeper standby = Keeper("master2", 2);
   ASSERT_EQ(Step(holder).kind, Kind::kAcquired);
+  EXPECT_EQ(standby.standby_wait(), std::nullopt);  // not looked yet
   clock_.Advance(kTtl - milliseconds(1));
   EXPECT_EQ(Step(standby).kind, Kind::kNone);
+  // The store said 1 ms was left: the next try need not wait a heartbeat.
+  EXPECT_EQ(standby.standby_wait(), milliseconds(1));
   clock_.Advance(milliseconds(1));
   LeaseChange change = Step(standby);
   EXPECT_EQ(change.kind, Kind::kAcquired);
   EXPECT_EQ(change.epoch, 2);
   EXPECT_EQ(change.previous_holder, "master1");
   EXPECT_FALSE(change.planned);
+  EXPECT_EQ(standby.standby_wait(), std::nullopt);
 }
 
 TEST_F(LeaseKeeperTest, HolderLosesAtOnceWhenTheRenewIsRefused) {
