@@ -62,13 +62,7 @@ Result<Connections> Connect(const Config& config) {
   Connections connections;
   auto store = OpenStore(config.store, config.core.home);
   if (!store.ok()) return store.status();
-  auto version = (*store)->SchemaVersion();
-  if (!version.ok()) return version.status().WithContext("metadata store " + config.store.url);
-  if (*version != Store::kSchemaVersion) {
-    return Status::Unavailable("the store " + config.store.url + " has schema version " +
-                               std::to_string(*version) + ", this baton needs " +
-                               std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
-  }
+  BATON_RETURN_IF_ERROR(CheckSchemaCurrent(**store, config.store.url));
   connections.main_store = std::move(store).value();
   for (std::unique_ptr<Store>* slot :
        {&connections.heartbeat_store, &connections.intake_store, &connections.recorder_store}) {

@@ -54,7 +54,8 @@ def import_harness(baton_binary):
     os.environ["BATON_BIN"] = baton_binary  # read by harness.py when imported
     import cluster
     import failover_cluster
-    return cluster, failover_cluster
+    import harness
+    return cluster, failover_cluster, harness
 
 
 class LedgerTail:
@@ -111,23 +112,15 @@ def event_time(cluster, kind, node, epoch):
     return int(rows[0][0]) / 1e6 if rows and rows[0][0] is not None else None
 
 
-def wait_for(condition, timeout, description, between=None, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout}s waiting for {description}")
-        if between:
-            between()
-        time.sleep(interval)
+def timed_out(message):
+    """harness.wait_for's `fail`: a wait that ends the benchmark (see main)."""
+    raise RuntimeError(message)
 
 
 def run_profile(args, modules, profile, trials, record):
     """Runs `trials` kills with `profile`, filling `record` as it goes (so a failed
     trial keeps the earlier ones)."""
-    cluster_module, failover_module = modules
+    cluster_module, failover_module, harness = modules
     owner = cluster_module.StandaloneOwner()
     failed = True
     ledger = None
@@ -150,8 +143,9 @@ def run_profile(args, modules, profile, trials, record):
         results = record["trials"]
         for trial in range(1, trials + 1):
             # Ready: a healthy scheduler, a registered standby, tasks flowing.
-            current = wait_for(lambda: fc.healthy_scheduler(), 120, "a healthy scheduler",
-                               between=stream.top_up, interval=0.2)
+            current = harness.wait_for(lambda: fc.healthy_scheduler(), 120,
+                                       "a healthy scheduler", interval=0.2,
+                                       between=stream.top_up, fail=timed_out)
             active = current["holder"]
             standby = [n for n in fc.nodes if n != active][0]
             fc.wait_for_controller(standby)
@@ -162,7 +156,8 @@ def run_profile(args, modules, profile, trials, record):
                 return any(e["epoch"] == current["epoch"] and now - e["start"] < 2.0
                            for e in ledger.read()[-50:])
 
-            wait_for(flowing, 60, "tasks of the current epoch to start", interval=0.2)
+            harness.wait_for(flowing, 60, "tasks of the current epoch to start", interval=0.2,
+                             fail=timed_out)
             stream.top_up()
             before = len(ledger.read())
 
@@ -176,8 +171,10 @@ def run_profile(args, modules, profile, trials, record):
                           if e["epoch"] is not None and e["epoch"] > current["epoch"]]
                 return min(starts) if starts else None
 
-            first_start = wait_for(first_new_start, TAKEOVER_TIMEOUT,
-                                   f"a task started by the scheduler of epoch {new_epoch}")
+            first_start = harness.wait_for(
+                first_new_start, TAKEOVER_TIMEOUT,
+                f"a task started by the scheduler of epoch {new_epoch}", interval=0.05,
+                fail=timed_out)
             takeover = first_start - killed_at
             acquired = event_time(fc, "acquired", standby, new_epoch)
             started = event_time(fc, "scheduler_started", standby, new_epoch)

@@ -89,19 +89,7 @@ Result<Store*> CliContext::unchecked_store() {
 Result<Store*> CliContext::store() {
   auto store = unchecked_store();
   if (!store.ok() || schema_checked_) return store;
-  const std::string name = "metadata store " + config_.store.url;
-  auto version = (*store)->SchemaVersion();
-  if (!version.ok()) return version.status().WithContext(name);
-  if (*version < Store::kSchemaVersion) {
-    return Status::Unavailable(name + " is at schema version " + std::to_string(*version) +
-                               ", this baton needs " + std::to_string(Store::kSchemaVersion) +
-                               ": run `baton db init`");
-  }
-  if (*version > Store::kSchemaVersion) {
-    return Status::Unavailable(name + " is at schema version " + std::to_string(*version) +
-                               ", newer than this baton's " +
-                               std::to_string(Store::kSchemaVersion) + ": upgrade baton");
-  }
+  BATON_RETURN_IF_ERROR(CheckSchemaCurrent(**store, config_.store.url));
   schema_checked_ = true;
   return store;
 }

@@ -233,13 +233,7 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
   signal(SIGPIPE, SIG_IGN);
   auto store = OpenStore(config.store, config.core.home);
   if (!store.ok()) return store.status();
-  auto version = (*store)->SchemaVersion();
-  if (!version.ok()) return version.status();
-  if (*version != Store::kSchemaVersion) {
-    return Status::Internal("the store " + config.store.url + " has schema version " +
-                            std::to_string(*version) + ", this baton needs " +
-                            std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
-  }
+  BATON_RETURN_IF_ERROR(CheckSchemaCurrent(**store, config.store.url));
   if (options.epoch) {
     BATON_RETURN_IF_ERROR(CheckServedEpoch(**store, *options.epoch));
     (*store)->SetFencingEpoch(*options.epoch);

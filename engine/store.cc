@@ -1,5 +1,6 @@
 // The backend-independent parts of the store: run type names, task instance
-// keys, and OpenStore, which picks the backend a store URL names.
+// keys, OpenStore, which picks the backend a store URL names, and the schema
+// version check.
 #include "engine/store.h"
 
 #include <array>
@@ -77,6 +78,21 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::s
         std::make_unique<MySqlStore>(std::move(*parsed), std::move(*password), config));
   }
   return BadUrl(url, "unknown kind of store");
+}
+
+Status CheckSchemaCurrent(Store& store, const std::string& url) {
+  auto version = store.SchemaVersion();
+  if (!version.ok()) return version.status().WithContext("metadata store " + url);
+  const std::string has = "the store " + url + " has schema version " + std::to_string(*version);
+  if (*version < Store::kSchemaVersion) {
+    return Status::Unavailable(has + ", this baton needs " + std::to_string(Store::kSchemaVersion) +
+                               ": run `baton db init`");
+  }
+  if (*version > Store::kSchemaVersion) {
+    return Status::Unavailable(has + ", newer than this baton's " +
+                               std::to_string(Store::kSchemaVersion) + ": upgrade baton");
+  }
+  return Status::Ok();
 }
 
 }  // namespace baton

@@ -293,4 +293,9 @@ class Store {
 // password from $BATON_STORE_PASSWORD or config.password_file).
 Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::string& home);
 
+// Ok when `store` (opened from `url`) is at Store::kSchemaVersion; Unavailable,
+// saying what to run, when it is older or newer. A daemon or command checks
+// this once before it uses the store.
+Status CheckSchemaCurrent(Store& store, const std::string& url);
+
 }  // namespace baton

@@ -43,13 +43,7 @@ StoreConfig ControllerStoreConfig(const Config& config) {
 Result<std::unique_ptr<Store>> OpenControllerStore(const Config& config) {
   auto store = OpenStore(ControllerStoreConfig(config), config.core.home);
   if (!store.ok()) return store.status();
-  auto version = (*store)->SchemaVersion();
-  if (!version.ok()) return version.status().WithContext("metadata store " + config.store.url);
-  if (*version != Store::kSchemaVersion) {
-    return Status::Unavailable("the store " + config.store.url + " has schema version " +
-                               std::to_string(*version) + ", this baton needs " +
-                               std::to_string(Store::kSchemaVersion) + ": run `baton db init`");
-  }
+  BATON_RETURN_IF_ERROR(CheckSchemaCurrent(**store, config.store.url));
   return store;
 }
 

@@ -145,11 +145,10 @@ class StandaloneOwner:
         self.close(failed=exc_type is not None)
 
 
-class Agent:
-    """One `baton agent` process and what the cluster knows of it."""
+class Daemon:
+    """One daemon process this process started, with its output in a file of its own."""
 
-    def __init__(self, name, process, log_path):
-        self.name = name
+    def __init__(self, process, log_path):
         self.process = process
         self.log_path = log_path
         self.stopped_on_purpose = False
@@ -164,9 +163,69 @@ class Agent:
     def output(self):
         return read_log(self.log_path)
 
+    def state(self):
+        """"running", or "exited CODE" (negative: the signal), for diagnostics."""
+        return "running" if self.alive() else f"exited {self.process.returncode}"
 
-class Cluster(BatonHome):
-    """A BatonHome on MariaDB and Redis with a scheduler and named agents.
+
+class Agent(Daemon):
+    """One `baton agent` process and what the cluster knows of it."""
+
+    def __init__(self, name, process, log_path):
+        super().__init__(process, log_path)
+        self.name = name
+
+
+class ClusterHome(BatonHome):
+    """What Cluster and failover_cluster.FailoverCluster share: a store that is a
+    MariaDB database (`mariadb`, `database`) or the home's SQLite file."""
+
+    def _choose_store(self, test, store, mariadb, database):
+        """Sets store_kind, mariadb and database; call it before BatonHome's
+        __init__, so that a server started here is closed after the home's cleanups."""
+        self.store_kind = store
+        if store == "mariadb":
+            self.mariadb = mariadb or MariaDbServer.for_test(test)
+            self.database = database or self.mariadb.database
+            if database:
+                self.mariadb.create_database(database)
+        elif store == "sqlite":
+            self.mariadb = None
+            self.database = None
+        else:
+            raise ValueError(f"unknown store kind {store!r} (mariadb or sqlite)")
+
+    def sql(self, statement):
+        """Rows of a query on the store (MariaDB as root, or SQLite read-only), as
+        tuples of strings (NULL: None). Plain SQL both dialects understand."""
+        if self.mariadb is not None:
+            return self.mariadb.query(statement, database=self.database)
+        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return [tuple(None if v is None else str(v) for v in row)
+                    for row in connection.execute(statement)]
+        finally:
+            connection.close()
+
+    def assert_all_tasks_terminal(self, dag_id, run_id):
+        states = self.task_states(dag_id, run_id)
+        unfinished = {t: s["state"] for t, s in states.items()
+                      if s["state"] not in TERMINAL_TASK_STATES}
+        self.test.assertEqual(unfinished, {}, f"task instances not finished: {states}")
+        return states
+
+    def _add_store_diagnostics(self, add, queries):
+        """Adds each of `queries` ({title: SQL, or a function that returns the text})
+        as a diagnostic; once one fails, says the store is unreadable instead."""
+        try:
+            for title, query in queries.items():
+                add(title, query() if callable(query) else _table(self.sql(query)))
+        except Exception as error:  # the store may be the thing that broke
+            add("store", f"unreadable: {error}")
+
+
+class Cluster(ClusterHome):
+    """A ClusterHome on MariaDB and Redis with a scheduler and named agents.
 
     `mariadb`/`redis`: servers to use (a test may share them between clusters
     with distinct `database`/`key_prefix`); by default each cluster starts its
@@ -175,17 +234,8 @@ class Cluster(BatonHome):
 
     def __init__(self, test, mariadb=None, redis=None, settings=None, database=None,
                  key_prefix="baton", store=None):
-        self.store_kind = store or os.environ.get("BATON_IT_STORE") or "mariadb"
-        if self.store_kind == "mariadb":
-            self.mariadb = mariadb or MariaDbServer.for_test(test)
-            self.database = database or self.mariadb.database
-            if database:
-                self.mariadb.create_database(database)
-        elif self.store_kind == "sqlite":
-            self.mariadb = None
-            self.database = None
-        else:
-            raise ValueError(f"unknown store kind {self.store_kind!r} (mariadb or sqlite)")
+        self._choose_store(test, store or os.environ.get("BATON_IT_STORE") or "mariadb",
+                           mariadb, database)
         self.redis = redis or RedisServer.for_test(test)
         self.key_prefix = key_prefix
         # BatonHome registers its cleanups (kill processes, collect diagnostics,
@@ -331,18 +381,6 @@ class Cluster(BatonHome):
 
     # ----- the store and Redis ---------------------------------------------------
 
-    def sql(self, statement):
-        """Rows of a query on the store (MariaDB as root, or SQLite read-only), as
-        tuples of strings (NULL: None). Plain SQL both dialects understand."""
-        if self.mariadb is not None:
-            return self.mariadb.query(statement, database=self.database)
-        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return [tuple(None if v is None else str(v) for v in row)
-                    for row in connection.execute(statement)]
-        finally:
-            connection.close()
-
     def queue_key(self, queue="default"):
         return f"{self.key_prefix}:queue:{queue}"
 
@@ -363,13 +401,6 @@ class Cluster(BatonHome):
         self.wait_for_run_state(dag_id, run_id, states, timeout=timeout)
         return self.assert_all_tasks_terminal(dag_id, run_id)
 
-    def assert_all_tasks_terminal(self, dag_id, run_id):
-        states = self.task_states(dag_id, run_id)
-        unfinished = {t: s["state"] for t, s in states.items()
-                      if s["state"] not in TERMINAL_TASK_STATES}
-        self.test.assertEqual(unfinished, {}, f"task instances not finished: {states}")
-        return states
-
     # ----- cleanup and diagnostics ---------------------------------------------
 
     def _kill_everything(self):
@@ -382,21 +413,19 @@ class Cluster(BatonHome):
         if add is None:
             return
         for index, agent in enumerate(self._agent_history):
-            status = "running" if agent.alive() else f"exited {agent.process.returncode}"
-            add(f"agent {agent.name} #{index} (pid {agent.pid}, {status}) output",
+            add(f"agent {agent.name} #{index} (pid {agent.pid}, {agent.state()}) output",
                 tail(agent.output(), 200))
-        try:
-            add("store: task_instance", _table(self.sql(
+        self._add_store_diagnostics(add, {
+            "store: task_instance":
                 "SELECT dag_id, run_id, task_id, state, try_number, hostname, pid, owner_job_id "
-                "FROM task_instance ORDER BY dag_id, run_id, task_id")))
-            add("store: task_try", _table(self.sql(
+                "FROM task_instance ORDER BY dag_id, run_id, task_id",
+            "store: task_try":
                 "SELECT dag_id, run_id, task_id, try_number, state, pid, exit_code "
-                "FROM task_try ORDER BY dag_id, run_id, task_id, try_number")))
-            add("store: job", _table(self.sql(
+                "FROM task_try ORDER BY dag_id, run_id, task_id, try_number",
+            "store: job":
                 "SELECT id, kind, name, pid, state, start_date, latest_heartbeat, running_count "
-                "FROM job ORDER BY id")))
-        except Exception as error:  # the store may be the thing that broke
-            add("store", f"unreadable: {error}")
+                "FROM job ORDER BY id",
+        })
         try:
             lines = []
             for key in self.redis_keys():

@@ -54,15 +54,13 @@ import json
 import os
 import shlex
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
 import weakref
 
-from cluster import TERMINAL_TASK_STATES, descendants, render_toml
+from cluster import ClusterHome, Daemon, descendants, render_toml
 from harness import BATON_BIN, POLL_INTERVAL, BatonHome, read_log, tail, task_toml, dedent
-from servers import MariaDbServer
 
 # How long a controller gets to register its job row after it started.
 CONTROLLER_READY_TIMEOUT = 20
@@ -247,28 +245,16 @@ def signal_quietly(pid, sig):
         return False
 
 
-class Controller:
+class Controller(Daemon):
     """One `baton failover start` process of a node."""
 
     def __init__(self, node, process, log_path):
+        super().__init__(process, log_path)
         self.node = node
-        self.process = process
-        self.log_path = log_path
-        self.stopped_on_purpose = False
         self.paused = False
 
-    @property
-    def pid(self):
-        return self.process.pid
 
-    def alive(self):
-        return self.process.poll() is None
-
-    def output(self):
-        return read_log(self.log_path)
-
-
-class FailoverCluster(BatonHome):
+class FailoverCluster(ClusterHome):
     """Nodes with a controller each, one store, one DAG folder; see the module doc.
 
     nodes: the node names, in [failover] nodes order.
@@ -289,17 +275,7 @@ class FailoverCluster(BatonHome):
         install_orphan_reaper()
         self.nodes = list(nodes)
         self.transport = transport
-        self.store_kind = store
-        if store == "mariadb":
-            self.mariadb = mariadb or MariaDbServer.for_test(test)
-            self.database = database or self.mariadb.database
-            if database:
-                self.mariadb.create_database(database)
-        elif store == "sqlite":
-            self.mariadb = None
-            self.database = None
-        else:
-            raise ValueError(f"unknown store kind {store!r} (mariadb or sqlite)")
+        self._choose_store(test, store, mariadb, database)
         self.ssh = {}  # node -> sshd.SshServer
         if transport == "ssh":
             import sshd  # here: a local-only cluster does not need OpenSSH
@@ -712,13 +688,6 @@ class FailoverCluster(BatonHome):
             time.sleep(POLL_INTERVAL)
         self.test.assertEqual(alive, [], "task processes were left running")
 
-    def assert_all_tasks_terminal(self, dag_id, run_id):
-        states = self.task_states(dag_id, run_id)
-        unfinished = {t: s["state"] for t, s in states.items()
-                      if s["state"] not in TERMINAL_TASK_STATES}
-        self.test.assertEqual(unfinished, {}, f"task instances not finished: {states}")
-        return states
-
     def finish(self, dag_id, run_ids, states=("success",), timeout=90):
         """The checks every scenario ends with: each run reaches one of `states`
         with every task instance terminal, no (task, try) started twice, and no
@@ -732,19 +701,6 @@ class FailoverCluster(BatonHome):
         self.assert_no_try_started_twice()
         self.assert_no_task_processes_left()
         return finished
-
-    # ----- the store ---------------------------------------------------------------
-
-    def sql(self, statement):
-        """Rows of a query on the store, as tuples of strings (NULL: None)."""
-        if self.mariadb is not None:
-            return self.mariadb.query(statement, database=self.database)
-        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return [tuple(None if v is None else str(v) for v in row)
-                    for row in connection.execute(statement)]
-        finally:
-            connection.close()
 
     # ----- liveness, cleanup and diagnostics ---------------------------------------
 
@@ -783,32 +739,26 @@ class FailoverCluster(BatonHome):
         if add is None:
             return
         for index, controller in enumerate(self._controller_history):
-            status = "running" if controller.alive() else f"exited {controller.process.returncode}"
-            add(f"controller {controller.node} #{index} (pid {controller.pid}, {status}) log",
-                tail(controller.output(), 250))
+            add(f"controller {controller.node} #{index} (pid {controller.pid}, "
+                f"{controller.state()}) log", tail(controller.output(), 250))
         for node in self.nodes:
             path = self.scheduler_log_of(node)
             if os.path.exists(path):
                 add(f"scheduler log of {node}", tail(read_log(path), 150))
-        try:
-            add("failover history", "\n".join(
+        self._add_store_diagnostics(add, {
+            "failover history": lambda: "\n".join(
                 f"{e['id']}\t{e['node']}\tepoch {e['epoch']}\t{e['kind']}: {e['message']}"
-                for e in self.events()) or "(empty)")
-            add("store: failover_lease", _table(self.sql(
+                for e in self.events()) or "(empty)",
+            "store: failover_lease":
                 "SELECT holder, holder_job_id, epoch, expires_at, scheduler_node, promote_to, "
-                "maintenance FROM failover_lease")))
-            add("store: job", _table(self.sql(
+                "maintenance FROM failover_lease",
+            "store: job":
                 "SELECT id, kind, name, pid, state, start_date, latest_heartbeat FROM job "
-                "ORDER BY id")))
-            add("store: task_instance", _table(self.sql(
+                "ORDER BY id",
+            "store: task_instance":
                 "SELECT dag_id, run_id, task_id, state, try_number, hostname, pid, owner_job_id "
-                "FROM task_instance ORDER BY dag_id, run_id, task_id")))
-        except Exception as error:  # the store may be what broke
-            add("store", f"unreadable: {error}")
+                "FROM task_instance ORDER BY dag_id, run_id, task_id",
+        })
         if os.path.exists(self.alerts_path):
             add("alerts", read_log(self.alerts_path))
         super()._collect_diagnostics()
-
-
-def _table(rows):
-    return "\n".join("\t".join("NULL" if v is None else v for v in row) for row in rows) or "(empty)"

@@ -5,13 +5,16 @@
 // $BATON_TEST_MYSQL_PASSWORD are set, an existing server reached as that user.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
+#include "tests/support/status_assertions.h"
 #include "tests/support/temp_folder.h"
 
 namespace baton::testing {
@@ -80,3 +83,16 @@ class MariaDbServer {
 };
 
 }  // namespace baton::testing
+
+// Sets `server` to the server `started` yields (MariaDbServer::Start() or
+// Shared()); skips the current test when mariadbd is not installed, and fails
+// it when the server does not start.
+#define BATON_ASSIGN_MARIADB_OR_SKIP(server, started)                            \
+  do {                                                                           \
+    auto baton_started_ = (started);                                             \
+    if (baton_started_.status().code() == ::baton::Status::Code::kUnavailable) { \
+      GTEST_SKIP() << baton_started_.status().message();                         \
+    }                                                                            \
+    ASSERT_TRUE(::baton::testing::IsOk(baton_started_));                         \
+    (server) = std::move(*baton_started_);                                       \
+  } while (0)

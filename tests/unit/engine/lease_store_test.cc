@@ -63,12 +63,7 @@ class LeaseStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kMariaDb) {
-      auto server = MariaDbServer::Shared();
-      if (server.status().code() == Status::Code::kUnavailable) {
-        GTEST_SKIP() << server.status().message();
-      }
-      ASSERT_TRUE(IsOk(server));
-      server_ = *server;
+      BATON_ASSIGN_MARIADB_OR_SKIP(server_, MariaDbServer::Shared());
       // The password comes from the server's file; the variable would take precedence.
       ::unsetenv("BATON_STORE_PASSWORD");
     }
@@ -624,12 +619,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, LeaseStoreTest,
 class MariaDbLeaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = MariaDbServer::Start();
-    if (server.status().code() == Status::Code::kUnavailable) {
-      GTEST_SKIP() << server.status().message();
-    }
-    ASSERT_TRUE(IsOk(server));
-    server_ = std::move(*server);
+    BATON_ASSIGN_MARIADB_OR_SKIP(server_, MariaDbServer::Start());
     ::unsetenv("BATON_STORE_PASSWORD");
     auto database = server_->CreateDatabase("lease_store_test");
     ASSERT_TRUE(IsOk(database));

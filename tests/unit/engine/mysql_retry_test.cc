@@ -56,12 +56,7 @@ TEST(MySqlRetryPolicyTest, ReconnectsAtOnceThenBacksOffWithinTheWindow) {
 class MySqlTransactionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = MariaDbServer::Start();
-    if (server.status().code() == Status::Code::kUnavailable) {
-      GTEST_SKIP() << server.status().message();
-    }
-    ASSERT_TRUE(IsOk(server));
-    server_ = std::move(*server);
+    BATON_ASSIGN_MARIADB_OR_SKIP(server_, MariaDbServer::Start());
     auto database = server_->CreateDatabase("retry_test");
     ASSERT_TRUE(IsOk(database));
     database_ = *database;

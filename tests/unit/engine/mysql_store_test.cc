@@ -100,12 +100,7 @@ TEST(MySqlUrlTest, HidePasswordLeavesOtherTextAlone) {
 class MySqlStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = MariaDbServer::Shared();
-    if (server.status().code() == Status::Code::kUnavailable) {
-      GTEST_SKIP() << server.status().message();
-    }
-    ASSERT_TRUE(IsOk(server));
-    server_ = *server;
+    BATON_ASSIGN_MARIADB_OR_SKIP(server_, MariaDbServer::Shared());
     ::unsetenv("BATON_STORE_PASSWORD");
   }
 
