@@ -20,6 +20,7 @@
 #include "engine/redis_executor.h"
 #include "engine/scheduler.h"
 #include "engine/store.h"
+#include "engine/store_rows.h"
 
 namespace baton {
 namespace {
@@ -219,11 +220,7 @@ class SchedulerDaemon {
 Status CheckServedEpoch(Store& store, int64_t epoch) {
   Result<Lease> lease = store.GetLease();
   if (!lease.ok()) return lease.status();
-  if (lease->epoch != epoch) {
-    return Status::Fenced("this scheduler was started for failover epoch " +
-                          std::to_string(epoch) + " but the lease is at epoch " +
-                          std::to_string(lease->epoch) + " (held by '" + lease->holder + "')");
-  }
+  if (lease->epoch != epoch) return StaleEpoch(lease->epoch, epoch, "this scheduler");
   return Status::Ok();
 }
 
@@ -238,7 +235,6 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
     BATON_RETURN_IF_ERROR(CheckServedEpoch(**store, *options.epoch));
     (*store)->SetFencingEpoch(*options.epoch);
   }
-  if (!options.pidfile.empty()) BATON_RETURN_IF_ERROR(WritePidfile(options.pidfile));
   JobRecord job;
   job.kind = kSchedulerJob;
   job.name = options.node;
@@ -247,6 +243,13 @@ Status RunSchedulerDaemon(const Config& config, const SchedulerDaemonOptions& op
   job.process_start_ticks = ProcessStartTicks(job.pid);
   auto job_id = (*store)->RegisterJob(job);
   if (!job_id.ok()) return job_id.status();
+  // Only once the job row exists: a check that finds the process then also
+  // finds the row the controller judges its health by.
+  if (Status written = options.pidfile.empty() ? Status::Ok() : WritePidfile(options.pidfile);
+      !written.ok()) {
+    (*store)->EndJob(*job_id);
+    return written;
+  }
   spdlog::info("scheduler started on {} (pid {}, job {}{}), DAGs from {}", job.hostname, job.pid,
                *job_id, options.epoch ? ", epoch " + std::to_string(*options.epoch) : "",
                config.core.dags_folder);
