@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -29,6 +30,7 @@
 #include "agent/try_recorder.h"
 #include "common/clock.h"
 #include "common/host.h"
+#include "common/systemd_notify.h"
 #include "engine/job_heartbeat.h"
 #include "engine/local_executor.h"
 #include "engine/redis_client.h"
@@ -83,7 +85,9 @@ Result<Connections> Connect(const Config& config) {
 
 // The loop's side: launches what the intake claimed, hands what ended to the
 // recorder, and stops in order on SIGTERM/SIGINT: no more taking, then the
-// running tries' grace, then the kill, then the last records.
+// running tries' grace, then the kill, then the last records. It reports to
+// systemd from a timer on the loop, so the pings stop when the loop hangs:
+// READY=1 at the first turn, once everything else has started.
 class AgentDaemon {
  public:
   AgentDaemon(const Config& config, const AgentSettings& settings, int64_t job_id,
@@ -92,6 +96,7 @@ class AgentDaemon {
         settings_(settings),
         running_(running),
         signals_(io_, SIGTERM, SIGINT),
+        systemd_timer_(io_),
         held_(settings.concurrency),
         recorder_(std::move(connections.recorder_store), std::move(connections.recorder_redis),
                   config.redis.key_prefix, settings.name, held_),
@@ -125,6 +130,7 @@ class AgentDaemon {
         std::move(heartbeat_store_), job_id_, config_.agent.heartbeat_interval,
         [this] { return std::optional<int>(running_.load()); });
     intake_.Start();
+    if (systemd_.enabled()) ReportToSystemd(Duration(0));
     io_.run();
 
     // Every try has ended and gone to the recorder; the intake has stopped.
@@ -154,6 +160,25 @@ class AgentDaemon {
       BeginShutdown(signal_number);
       WaitForSignal();
     });
+  }
+
+  // Every ping_interval with a watchdog, else every heartbeat for STATUS= alone.
+  void ReportToSystemd(Duration delay) {
+    systemd_timer_.expires_after(delay);
+    systemd_timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;
+      systemd_.Report(StatusLine());
+      systemd_.IterationCompleted(0);
+      ReportToSystemd(systemd_.ping_interval().value_or(config_.agent.heartbeat_interval));
+    });
+  }
+
+  // "agent worker1: 3/8 running", or "agent worker1: stopping, 3 running".
+  std::string StatusLine() const {
+    const std::string running = std::to_string(running_tries_.size());
+    return "agent " + settings_.name + ": " +
+           (shutting_down_ ? "stopping, " + running + " running"
+                           : running + "/" + std::to_string(settings_.concurrency) + " running");
   }
 
   void Launch(ClaimedTry claimed) {
@@ -193,6 +218,7 @@ class AgentDaemon {
     }
     shutting_down_ = true;
     shutdown_started_ = std::chrono::steady_clock::now();
+    systemd_.Stopping(StatusLine());
     spdlog::info("signal {} received: taking no more work; waiting up to {} for {} running task(s)",
                  signal_number, FormatDuration(config_.agent.kill_grace_period),
                  running_tries_.size());
@@ -212,6 +238,7 @@ class AgentDaemon {
     const Duration grace = std::max(Duration(0), config_.agent.kill_grace_period - elapsed);
     executor_->Shutdown(grace, [this] {
       signals_.cancel();
+      systemd_timer_.cancel();
       io_.stop();
     });
   }
@@ -221,6 +248,8 @@ class AgentDaemon {
   std::atomic<int>& running_;
   asio::io_context io_;
   asio::signal_set signals_;
+  asio::steady_timer systemd_timer_;
+  SystemdNotifier systemd_;
   HeldMessages held_;
   TryRecorder recorder_;
   TaskIntake intake_;

@@ -18,6 +18,7 @@ void AddJobsCommands(CLI::App& app, CliContext& context);
 void AddSchedulerCommand(CLI::App& app, CliContext& context);
 void AddAgentCommand(CLI::App& app, CliContext& context);
 void AddFailoverCommands(CLI::App& app, CliContext& context);
+void AddConfigCommands(CLI::App& app, CliContext& context);
 
 // Makes `command` what `baton` runs, once the whole command line has parsed,
 // when `subcommand` is the one given.

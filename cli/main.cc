@@ -43,6 +43,7 @@ int Main(int argc, char** argv) {
   AddSchedulerCommand(app, context);
   AddAgentCommand(app, context);
   AddFailoverCommands(app, context);
+  AddConfigCommands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/systemd_notify.h"
+
 extern char** environ;
 
 namespace baton {
@@ -102,12 +104,15 @@ Status OpenLogFile(const std::string& log_path, FileDescriptor& fd) {
 bool ContainsNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
 // The caller's environment with request.env set on top, as "NAME=value" entries.
+// What systemd handed the daemon to notify it stays the daemon's own.
 Result<std::vector<std::string>> BuildEnvironment(const std::map<std::string, std::string>& env) {
   std::vector<std::string> entries;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text(*entry);
     std::string_view name = text.substr(0, text.find('='));
-    if (env.count(std::string(name)) == 0) entries.emplace_back(text);
+    if (env.count(std::string(name)) == 0 && !IsServiceManagerVariable(name)) {
+      entries.emplace_back(text);
+    }
   }
   for (const auto& [name, value] : env) {
     if (name.empty() || name.find('=') != std::string::npos || ContainsNul(name) ||

@@ -28,7 +28,9 @@ struct SpawnRequest {
   bool die_with_parent = true;
 };
 
-// Starts the process; its pid is also its process group id. Returns only once
+// Starts the process; its pid is also its process group id. It inherits the
+// caller's environment but for systemd's notification variables
+// (IsServiceManagerVariable), which are the caller's alone. Returns only once
 // the command has been handed to /bin/sh, so a bad cwd or an unwritable log is
 // an error here ("cannot chdir to '/nope': No such file or directory"), not an
 // exit code later.

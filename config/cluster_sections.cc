@@ -52,20 +52,14 @@ const toml::table& EmptyTable() {
 }
 
 Status ReadClusterSections(const FieldReader& root, Config* config) {
-  BATON_RETURN_IF_ERROR(
-      ReadSectionOf(root, "store", {"url", "password_file", "connect_timeout", "io_timeout"},
-                    [&](const FieldReader& store) { return ReadStore(store, &config->store); }));
-  BATON_RETURN_IF_ERROR(ReadSectionOf(root, "executor", {"kind"}, [&](const FieldReader& section) {
-    return section.ReadChoice("kind", {"local", "redis"}, &config->executor.kind);
+  BATON_RETURN_IF_ERROR(ReadSectionOf(
+      root, "store", [&](const FieldReader& store) { return ReadStore(store, &config->store); }));
+  BATON_RETURN_IF_ERROR(ReadSectionOf(root, "executor", [&](const FieldReader& section) {
+    return section.ReadChoice("kind", ChoicesOf("executor", "kind"), &config->executor.kind);
   }));
-  BATON_RETURN_IF_ERROR(
-      ReadSectionOf(root, "redis",
-                    {"url", "password_file", "key_prefix", "connect_timeout", "command_timeout",
-                     "requeue_check_interval"},
-                    [&](const FieldReader& redis) { return ReadRedis(redis, &config->redis); }));
+  BATON_RETURN_IF_ERROR(ReadSectionOf(
+      root, "redis", [&](const FieldReader& redis) { return ReadRedis(redis, &config->redis); }));
   return ReadSectionOf(root, "agent",
-                       {"name", "queues", "concurrency", "heartbeat_interval", "kill_grace_period",
-                        "log_bind", "log_port"},
                        [&](const FieldReader& agent) { return ReadAgent(agent, &config->agent); });
 }
 

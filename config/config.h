@@ -20,6 +20,8 @@ struct CoreConfig {
   std::string logs_folder;  // absolute after loading
   int parallelism = 32;     // task instances queued or running at once, in all
   std::string default_timezone = "UTC";
+
+  bool operator==(const CoreConfig&) const = default;
 };
 
 struct StoreConfig {
@@ -29,12 +31,16 @@ struct StoreConfig {
   std::string password_file;
   Duration connect_timeout = std::chrono::seconds(5);
   Duration io_timeout = std::chrono::seconds(30);  // each read or write on the connection
+
+  bool operator==(const StoreConfig&) const = default;
 };
 
 // Where task instances run: "local" (subprocesses of the scheduler) or "redis"
 // (messages to `baton agent` workers).
 struct ExecutorConfig {
   std::string kind = "local";
+
+  bool operator==(const ExecutorConfig&) const = default;
 };
 
 struct RedisConfig {
@@ -48,6 +54,8 @@ struct RedisConfig {
   // How often the scheduler checks that every queued task instance still has its
   // message in Redis, and pushes it again when it was lost.
   Duration requeue_check_interval = std::chrono::seconds(10);
+
+  bool operator==(const RedisConfig&) const = default;
 };
 
 struct AgentConfig {
@@ -58,6 +66,8 @@ struct AgentConfig {
   Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM
   std::string log_bind = "127.0.0.1";                     // task logs and health over HTTP
   int log_port = 8793;                                    // 0: any free port
+
+  bool operator==(const AgentConfig&) const = default;
 };
 
 struct SchedulerConfig {
@@ -67,6 +77,8 @@ struct SchedulerConfig {
       std::chrono::seconds(30);  // `jobs check`: a fresher heartbeat is alive
   Duration dag_dir_list_interval = std::chrono::seconds(10);  // how often DAG files are re-checked
   Duration kill_grace_period = std::chrono::seconds(30);  // on SIGTERM, wait this long for tasks
+
+  bool operator==(const SchedulerConfig&) const = default;
 };
 
 // Overrides for one master of [failover] nodes ([failover.node.NAME]).
@@ -79,6 +91,8 @@ struct FailoverNodeConfig {
   std::string ssh_user;       // empty: [failover] ssh_user
   std::string start_command;  // empty: [failover] start_command
   std::string stop_command;   // empty: [failover] stop_command
+
+  bool operator==(const FailoverNodeConfig&) const = default;
 };
 
 // The failover controller ([failover]). Commands are run by /bin/sh on the
@@ -113,6 +127,8 @@ struct FailoverConfig {
   std::string start_command;
   std::string stop_command;
   std::string check_command;  // exits 0 when the scheduler's process runs there
+
+  bool operator==(const FailoverConfig&) const = default;
 };
 
 // Where alerts go ([alerts]); each channel is used when configured.
@@ -127,11 +143,15 @@ struct AlertsConfig {
   std::string webhook_url;  // receives a JSON POST; empty: none
   std::string command;      // run by /bin/sh with BATON_ALERT_* set; empty: none
   Duration timeout = std::chrono::seconds(10);  // each delivery
+
+  bool operator==(const AlertsConfig&) const = default;
 };
 
 struct LoggingConfig {
   std::string level = "info";
   std::string file;  // empty: stderr; relative: below logs_folder
+
+  bool operator==(const LoggingConfig&) const = default;
 };
 
 struct Config {
@@ -146,6 +166,8 @@ struct Config {
   LoggingConfig logging;
   FailoverConfig failover;
   AlertsConfig alerts;
+
+  bool operator==(const Config&) const = default;
 };
 
 // Reads and validates `path`; `home` anchors relative paths.
@@ -153,7 +175,8 @@ Result<Config> LoadConfig(const std::string& path, const std::string& home);
 // Validates TOML text as if it were read from `display_name`.
 Result<Config> ParseConfig(const std::string& text, const std::string& display_name,
                            const std::string& home);
-// The commented default baton.toml that `baton db init` writes.
+// The commented default baton.toml that `baton db init` writes: every key of
+// the schema (config_schema.h) at its default.
 std::string DefaultConfigText();
 
 }  // namespace baton

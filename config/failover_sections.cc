@@ -11,8 +11,7 @@ namespace {
 const Duration kPositive(1);
 
 Status ReadNode(const FieldReader& node, FailoverNodeConfig* out) {
-  BATON_RETURN_IF_ERROR(node.CheckKnownKeys(
-      {"local", "ssh_host", "ssh_port", "ssh_user", "start_command", "stop_command"}));
+  BATON_RETURN_IF_ERROR(node.CheckKnownKeys(KnownKeys("failover.node.NAME")));
   BATON_RETURN_IF_ERROR(node.ReadBool("local", &out->local));
   BATON_RETURN_IF_ERROR(node.ReadString("ssh_host", &out->ssh_host));
   BATON_RETURN_IF_ERROR(node.ReadInt("ssh_port", &out->ssh_port, 1, 65535));
@@ -101,34 +100,12 @@ Status ReadAlerts(const FieldReader& alerts, AlertsConfig* out) {
 }  // namespace
 
 Status ReadFailoverSections(const FieldReader& root, Config* config) {
-  BATON_RETURN_IF_ERROR(ReadSectionOf(
-      root, "failover",
-      {"node_name",
-       "nodes",
-       "node",
-       "poll_frequency",
-       "heartbeat_interval",
-       "lease_ttl",
-       "scheduler_health_threshold",
-       "restart_retries",
-       "retry_wait",
-       "ssh_user",
-       "ssh_identity_file",
-       "known_hosts",
-       "ssh_connect_timeout",
-       "ssh_command_timeout",
-       "baton_binary",
-       "pidfile",
-       "scheduler_log",
-       "start_command",
-       "stop_command",
-       "check_command"},
-      [&](const FieldReader& failover) { return ReadFailover(failover, &config->failover); }));
-  return ReadSectionOf(
-      root, "alerts",
-      {"smtp_url", "smtp_user", "smtp_password_file", "email_from", "email_to", "webhook_url",
-       "command", "timeout"},
-      [&](const FieldReader& alerts) { return ReadAlerts(alerts, &config->alerts); });
+  BATON_RETURN_IF_ERROR(ReadSectionOf(root, "failover", [&](const FieldReader& failover) {
+    return ReadFailover(failover, &config->failover);
+  }));
+  return ReadSectionOf(root, "alerts", [&](const FieldReader& alerts) {
+    return ReadAlerts(alerts, &config->alerts);
+  });
 }
 
 }  // namespace baton::config_internal

@@ -14,6 +14,7 @@
 #include "common/host.h"
 #include "common/pidfile.h"
 #include "common/process.h"
+#include "common/systemd_notify.h"
 #include "engine/dag_bag.h"
 #include "engine/job_heartbeat.h"
 #include "engine/local_executor.h"
@@ -29,6 +30,9 @@ namespace asio = boost::asio;
 
 // The daemon's event loop: timers for ticks, heartbeats and DAG folder checks,
 // executor events coalesced into one Flush, and a graceful stop on SIGTERM/SIGINT.
+// systemd hears of it after each completed tick: READY=1 after the first (the
+// job row exists and the loop turns), then STATUS= and watchdog pings, so a
+// loop stuck in a tick stops the pings.
 class SchedulerDaemon {
  public:
   SchedulerDaemon(const Config& config, const SchedulerDaemonOptions& options, Store& store,
@@ -40,7 +44,10 @@ class SchedulerDaemon {
         tick_timer_(io_),
         dag_timer_(io_),
         signals_(io_, SIGTERM, SIGINT),
-        dag_bag_(config.core.dags_folder, MakeDagFileContext(config)) {}
+        dag_bag_(config.core.dags_folder, MakeDagFileContext(config)),
+        systemd_name_("scheduler" +
+                      (options.epoch ? " epoch " + std::to_string(*options.epoch) : "") + " on " +
+                      (options.node.empty() ? HostName() : options.node)) {}
 
   Status Run() {
     auto executor = MakeExecutor();
@@ -135,6 +142,11 @@ class SchedulerDaemon {
       if (!ticked.ok()) OnStepFailed("scheduler loop failed", ticked);
       if (shutting_down_ && !fenced_.ok()) return;
       last_tick_ns_ = DefaultClock().Monotonic().count();
+      if (!shutting_down_) {
+        systemd_.Report(systemd_name_ + ": " + std::to_string(scheduler_->active_run_count()) +
+                        " active run(s)");
+      }
+      systemd_.IterationCompleted(0);
       if (options_.num_ticks > 0 && ++ticks_ >= options_.num_ticks) {
         BeginShutdown(0);
         return;
@@ -178,6 +190,7 @@ class SchedulerDaemon {
   void BeginShutdown(int signal_number) {
     if (shutting_down_) return;
     shutting_down_ = true;
+    systemd_.Stopping(systemd_name_ + ": stopping");
     if (signal_number != 0) {
       spdlog::info("signal {} received: no new tasks; waiting up to {} for {} running task(s)",
                    signal_number, FormatDuration(config_.scheduler.kill_grace_period),
@@ -210,7 +223,9 @@ class SchedulerDaemon {
   // When the latest tick completed (Monotonic), read by the heartbeat thread.
   std::atomic<int64_t> last_tick_ns_{DefaultClock().Monotonic().count()};
   bool shutting_down_ = false;
-  Status fenced_;  // not OK once a write was fenced
+  Status fenced_;                   // not OK once a write was fenced
+  const std::string systemd_name_;  // "scheduler epoch 7 on master1", for STATUS=
+  SystemdNotifier systemd_;
   int ticks_ = 0;
   Status stop_status_;
 };

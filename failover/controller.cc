@@ -2,8 +2,12 @@
 // (the lease every heartbeat_interval, the scheduler every poll_frequency, so
 // a slow SSH command never delays a renew), each with its own store
 // connection; the main thread waits for SIGTERM/SIGINT on an Asio loop.
+// systemd hears READY=1 once the lease loop has decided (active or standby)
+// with the scheduler loop started, and a watchdog ping only once both loops
+// have completed an iteration since the last one.
 #include "failover/controller.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -15,11 +19,14 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/host.h"
 #include "common/process.h"
+#include "common/systemd_notify.h"
 #include "engine/store.h"
 #include "failover/alerts.h"
 #include "failover/failover_controller.h"
@@ -85,6 +92,7 @@ class ControllerDaemon {
   ControllerDaemon(const Config& config, const std::string& node, int64_t job_id,
                    Store& lease_store, Store& scheduler_store, Alerter& alerter)
       : config_(config),
+        node_(node),
         controller_(config.failover, node, job_id,
                     ControllerServices{
                         lease_store,
@@ -104,10 +112,13 @@ class ControllerDaemon {
     signals.async_wait([&](const boost::system::error_code& error, int signal_number) {
       if (error) return;
       spdlog::info("signal {} received: stopping the failover controller", signal_number);
+      systemd_.Stopping("controller " + node_ + ": stopping");
       io.stop();
     });
-    std::thread lease_thread([this] { LeaseLoop(); });
+    WarnOfShortWatchdog();
+    // The scheduler loop first, so that it runs when the lease loop reports ready.
     std::thread scheduler_thread([this] { SchedulerLoop(); });
+    std::thread lease_thread([this] { LeaseLoop(); });
     io.run();
     // The scheduler side first: while it finishes a command, the lease side
     // still renews, so the guard does not stop the scheduler on the way out.
@@ -119,23 +130,45 @@ class ControllerDaemon {
   }
 
  private:
+  enum Loop { kLeaseLoop, kSchedulerLoop, kLoopCount };
+
   void LeaseLoop() {
+    pthread_setname_np(pthread_self(), "lease-loop");  // for top -H, gdb and the tests
     SteadyTime next = std::chrono::steady_clock::now();
     do {
       const Duration wait = controller_.LeaseTick();
+      systemd_.Report("controller " + node_ + ": " +
+                      (controller_.active() ? "active, epoch " + std::to_string(controller_.epoch())
+                                            : std::string("standby")));
+      systemd_.IterationCompleted(kLeaseLoop);
       // Counted from the previous tick's start, so renews are sent one interval apart.
       next = std::max(next + wait, std::chrono::steady_clock::now());
     } while (lease_pause_.Until(next));
   }
 
   void SchedulerLoop() {
+    pthread_setname_np(pthread_self(), "scheduler-loop");
     do {
       controller_.SchedulerTick();
+      systemd_.IterationCompleted(kSchedulerLoop);
     } while (
         scheduler_pause_.Until(std::chrono::steady_clock::now() + config_.failover.poll_frequency));
   }
 
+  // A ping needs an iteration of the scheduler loop, which comes once every
+  // poll_frequency at best (more when it runs commands on the nodes).
+  void WarnOfShortWatchdog() const {
+    const std::optional<Duration> timeout = systemd_.watchdog_timeout();
+    if (!timeout || *timeout > 2 * config_.failover.poll_frequency) return;
+    spdlog::warn(
+        "the systemd watchdog ({}) is not well above [failover] poll_frequency ({}): systemd "
+        "may restart a healthy controller; raise WatchdogSec of its unit",
+        FormatDuration(*timeout), FormatDuration(config_.failover.poll_frequency));
+  }
+
   const Config& config_;
+  const std::string node_;
+  SystemdNotifier systemd_{kLoopCount};
   Pause lease_pause_;
   Pause scheduler_pause_;
   FailoverController controller_;

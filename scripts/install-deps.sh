@@ -8,11 +8,13 @@ build_packages=(
   libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev sqlite3
   libcli11-dev libhowardhinnant-date-dev nlohmann-json3-dev
   default-libmysqlclient-dev libhiredis-dev libevent-dev libssh2-1-dev libcurl4-openssl-dev
+  libsystemd-dev file dpkg-dev help2man
 )
 # The tests start real servers of their own on loopback.
 test_packages=(
   libgtest-dev libgmock-dev python3 python3-redis procps mariadb-server redis-server util-linux
   openssh-server openssh-client python3-aiosmtpd
+  systemd iproute2 lintian ansible ansible-lint
 )
 # The benchmarks run peers beside Baton on the same work.
 bench_packages=(
