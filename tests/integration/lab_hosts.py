@@ -50,7 +50,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -58,6 +57,7 @@ import unittest
 import uuid
 
 from servers import MariaDbServer, _find_binary
+from sshd import ssh_banner_answers
 
 # Every name a lab makes starts with this (network namespaces, link aliases,
 # directories), followed by the pid of the process that made it.
@@ -415,18 +415,8 @@ class LabHost:
         return int(children[0])
 
     def _sshd_answers(self):
-        # Through the bridge, as any client: the banner on its address.
-        try:
-            with socket.create_connection((self.address, 22), timeout=1) as connection:
-                banner = b""
-                while len(banner) < 8:
-                    chunk = connection.recv(8 - len(banner))
-                    if not chunk:
-                        break
-                    banner += chunk
-                return banner == b"SSH-2.0-"
-        except OSError:
-            return False
+        # Through the bridge, as any client.
+        return ssh_banner_answers(self.address, 22)
 
     # ----- inside the host ---------------------------------------------------------
 

@@ -95,6 +95,21 @@ def _command_name(pid):
         return ""
 
 
+def ssh_banner_answers(address, port):
+    """Whether an SSH server at address:port sends its banner within a second."""
+    try:
+        with socket.create_connection((address, port), timeout=1) as connection:
+            banner = b""
+            while len(banner) < 8:
+                chunk = connection.recv(8 - len(banner))
+                if not chunk:
+                    break
+                banner += chunk
+            return banner == b"SSH-2.0-"
+    except OSError:
+        return False
+
+
 class SshServer(_Server):
     """A private sshd that lets the current user in with its own key only."""
 
@@ -251,17 +266,7 @@ class SshServer(_Server):
         self._spawn([self.sshd, "-D", "-e", "-f", self.config_path])
 
     def _answers(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
-                banner = b""
-                while len(banner) < 8:
-                    chunk = connection.recv(8 - len(banner))
-                    if not chunk:
-                        break
-                    banner += chunk
-                return banner == b"SSH-2.0-"
-        except OSError:
-            return False
+        return ssh_banner_answers("127.0.0.1", self.port)
 
 
 if __name__ == "__main__":
