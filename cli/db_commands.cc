@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "cli/commands.h"
+#include "engine/mysql_url.h"
 
 namespace baton::cli {
 namespace {
@@ -56,7 +57,7 @@ Status InitDb(CliContext& context) {
 
   auto store = context.unchecked_store();
   if (!store.ok()) return store.status();
-  const std::string name = "metadata store " + config.store.url;
+  const std::string name = "metadata store " + HidePassword(config.store.url);
   auto before = (*store)->SchemaVersion();
   if (!before.ok()) return before.status().WithContext(name);
   BATON_RETURN_IF_ERROR((*store)->Migrate().WithContext(name));
@@ -72,9 +73,9 @@ Status InitDb(CliContext& context) {
 }
 
 Status CheckDb(CliContext& context) {
-  const std::string name = "metadata store " + context.config().store.url;
+  const std::string name = "metadata store " + HidePassword(context.config().store.url);
   auto store = context.unchecked_store();
-  if (!store.ok()) return store.status().WithContext(name);
+  if (!store.ok()) return store.status();  // it names the url already
   auto version = (*store)->SchemaVersion();
   if (!version.ok()) return version.status().WithContext(name);
   if (*version != Store::kSchemaVersion) {

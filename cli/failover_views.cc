@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/output.h"
+#include "engine/mysql_url.h"
 #include "failover/node_commands.h"
 
 namespace baton::cli {
@@ -230,7 +231,7 @@ Status TestConnections(CliContext& context) {
   } else {
     store_status = (*store)->GetLease().status();
   }
-  report("store " + config.store.url, store_status,
+  report("store " + HidePassword(config.store.url), store_status,
          std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - store_begin));
   for (const std::string& node : config.failover.nodes) {
     auto shell = ShellFor(config, node);

@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kScheme = "mysql://";
 
 Status BadUrl(std::string_view url, std::string_view problem) {
-  return Status::InvalidInput("store url '" + std::string(url) + "': " + std::string(problem) +
+  return Status::InvalidInput("store url '" + HidePassword(url) + "': " + std::string(problem) +
                               "; expected mysql://USER@HOST[:PORT]/DATABASE");
 }
 

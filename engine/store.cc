@@ -82,8 +82,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::s
 
 Status CheckSchemaCurrent(Store& store, const std::string& url) {
   auto version = store.SchemaVersion();
-  if (!version.ok()) return version.status().WithContext("metadata store " + url);
-  const std::string has = "the store " + url + " has schema version " + std::to_string(*version);
+  const std::string shown = HidePassword(url);
+  if (!version.ok()) return version.status().WithContext("metadata store " + shown);
+  const std::string has = "the store " + shown + " has schema version " + std::to_string(*version);
   if (*version < Store::kSchemaVersion) {
     return Status::Unavailable(has + ", this baton needs " + std::to_string(Store::kSchemaVersion) +
                                ": run `baton db init`");
