@@ -121,7 +121,8 @@ starts none of them.")
 # dpkg-shlibdeps fills in the libraries; the maintainer scripts need adduser.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mariadb-server, redis-server, openssh-server")
+# polkitd applies the rule that lets the controller start its schedulers.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mariadb-server, redis-server, openssh-server, polkitd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${BATON_PACKAGING_DIR}/debian/conffiles ${BATON_PACKAGING_DIR}/debian/postinst
     ${BATON_PACKAGING_DIR}/debian/prerm ${BATON_PACKAGING_DIR}/debian/postrm)

@@ -469,6 +469,9 @@ std::string FailoverController::RunCommands(const std::vector<SchedulerCommand>&
       Result<CommandOutcome> ran =
           RunOn(command.node, services_.commands_for(command.node, stop_epoch).stop);
       outcome += "; stop on " + command.node + ": " + DescribeOutcome(ran);
+      if (!Succeeded(ran)) {
+        spdlog::warn("the stop command on {} failed: {}", command.node, DescribeOutcome(ran));
+      }
       if (Succeeded(ran) && command.node == node_) {
         std::lock_guard lock(mutex_);
         local_scheduler_epoch_ = 0;
@@ -495,6 +498,11 @@ std::string FailoverController::RunCommands(const std::vector<SchedulerCommand>&
     started_epoch_ = *epoch;
     Result<CommandOutcome> ran = RunOn(command.node, node_commands.start);
     supervisor_.OnStartResult(Succeeded(ran));
+    // The supervisor's next decision only says that it failed; the why is here.
+    if (!Succeeded(ran)) {
+      spdlog::warn("epoch {}: the start command on {} failed: {}", *epoch, command.node,
+                   DescribeOutcome(ran));
+    }
     outcome += "; start on " + command.node + ": " + DescribeOutcome(ran);
     if (command.node == node_ && !StillActive(*epoch)) {
       // The guard may have stopped it before this start had finished.

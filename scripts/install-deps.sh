@@ -15,6 +15,7 @@ test_packages=(
   libgtest-dev libgmock-dev python3 python3-redis procps mariadb-server redis-server util-linux
   openssh-server openssh-client python3-aiosmtpd
   systemd iproute2 lintian ansible ansible-lint
+  dbus polkitd
 )
 # The benchmarks run peers beside Baton on the same work.
 bench_packages=(

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh -DBATON_WERROR=ON -DBATON_BUILD_TESTS=ON
-# The .deb that integration.test_package installs (its output only on failure).
+# The .deb that integration.test_package and integration.test_systemd_units
+# install (its output only on failure).
 package_log=$(cmake --build build --target package 2>&1) || { echo "$package_log" >&2; exit 1; }
 (cd build && ctest --output-on-failure -j 2 --timeout 900)
 

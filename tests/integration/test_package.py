@@ -9,8 +9,9 @@ removes /etc/baton and /var/log/baton but keeps /var/lib/baton and the user.
 The installs never touch this machine: each runs in a private mount namespace
 in which /etc, /usr and /var are overlayfs mounts whose writes land on a tmpfs
 (/dev/shm), /run is an empty tmpfs, and systemctl and the deb-systemd-*
-helpers are stand-ins that only record how they were called. The installs
-need root; without it those tests are skipped.
+helpers are stand-ins that only record how they were called (a Sandbox of
+package_sandbox.py). The installs need root; without it those tests are
+skipped.
 """
 
 import glob
@@ -18,31 +19,18 @@ import gzip
 import io
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import unittest
 
 from harness import BATON_BIN, SOURCE_DIR
-
-DEB = os.environ.get("BATON_DEB") or next(
-    iter(sorted(glob.glob(os.path.join(SOURCE_DIR, "build", "baton_*.deb")))), "")
+from package_sandbox import DEB, DPKG_TIMEOUT, Sandbox
 
 LINTIAN_TIMEOUT = 600
-DPKG_TIMEOUT = 120
 
 # The directories the postinst creates, owned baton:baton, mode 0750.
 STATE_DIRECTORIES = ("/var/lib/baton", "/var/lib/baton/dags", "/var/log/baton")
-
-# Where dpkg writes. /lib is a symlink to usr/lib on Debian 12, and then
-# needs no overlay of its own.
-OVERLAID = ["/etc", "/usr", "/var"] + ([] if os.path.islink("/lib") else ["/lib"])
-
-# Commands that would enable or start units; the stand-ins record each call.
-RECORDED_COMMANDS = ("/usr/bin/systemctl", "/usr/bin/deb-systemd-helper",
-                     "/usr/bin/deb-systemd-invoke")
 
 
 def deb_members():
@@ -115,78 +103,6 @@ class PackageContentsTest(PackageTestCase):
                         + changelog.splitlines()[0])
 
 
-class Sandbox:
-    """This machine's /etc, /usr and /var, with every write going to a tmpfs.
-
-    Each run() mounts the overlays afresh in a new private mount namespace over
-    the same upper directories, so what one command installs the next one sees,
-    and nothing of it is visible outside.
-    """
-
-    def __init__(self, test):
-        self.root = tempfile.mkdtemp(prefix="baton-package-test-", dir="/dev/shm")
-        test.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
-        self.calls_path = os.path.join(self.root, "calls")
-        open(self.calls_path, "w").close()
-        for directory in OVERLAID:
-            os.makedirs(self._upper(directory))
-            os.makedirs(os.path.join(self.root, "work" + directory))
-        for command in RECORDED_COMMANDS:
-            stand_in = self._upper(command)
-            os.makedirs(os.path.dirname(stand_in), exist_ok=True)
-            with open(stand_in, "w") as f:
-                f.write("#!/bin/sh\n"
-                        f'echo "{os.path.basename(command)} $*" >> {shlex.quote(self.calls_path)}\n')
-            os.chmod(stand_in, 0o755)
-        # man-db's trigger rebuilds its whole index after each dpkg run (seconds);
-        # Debian's container images turn it off the same way.
-        self.run("rm", "-f", "/var/lib/man-db/auto-update")
-
-    def _upper(self, path):
-        return os.path.join(self.root, "upper" + path)
-
-    def run(self, *argv, check=True, timeout=DPKG_TIMEOUT):
-        mounts = "".join(
-            f"mount -t overlay overlay -o lowerdir={d},upperdir={self._upper(d)},"
-            f"workdir={self.root}/work{d} {d}\n" for d in OVERLAID)
-        # An empty /run, in which systemd seems to run: postinst's systemctl
-        # calls reach the stand-in, and no socket of the real system is there.
-        script = f"set -e\n{mounts}mount -t tmpfs tmpfs /run\nmkdir -p /run/systemd/system\n" \
-                 'exec "$@"\n'
-        result = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
-             "sandbox", *argv],
-            capture_output=True, text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(f"in the sandbox, {shlex.join(argv)} exited {result.returncode}:\n"
-                                 f"{result.stdout}{result.stderr}")
-        return result
-
-    def output(self, *argv):
-        return self.run(*argv).stdout
-
-    def shell(self, script):
-        return self.run("/bin/sh", "-ec", script)
-
-    def exists(self, path):
-        return self.run("test", "-e", path, check=False).returncode == 0
-
-    def owner_and_mode(self, path):
-        return self.output("stat", "-c", "%U:%G %a", path).strip()
-
-    def passwd(self, user):
-        """The passwd entry of `user` as a list of fields, or None."""
-        result = self.run("getent", "passwd", user, check=False)
-        return result.stdout.strip().split(":") if result.returncode == 0 else None
-
-    def calls(self):
-        with open(self.calls_path) as f:
-            return f.read().splitlines()
-
-    def install(self):
-        return self.run("dpkg", "--install", DEB)
-
-
 def running_installed_baton():
     """Pids of processes running /usr/bin/baton: only the sandbox has one."""
     pids = []
@@ -207,7 +123,7 @@ class PackageInstallTest(PackageTestCase):
             self.skipTest("installing in a mount namespace needs root")
         if shutil.which("unshare") is None:
             self.fail("unshare (util-linux) is not installed")
-        self.sandbox = Sandbox(self)
+        self.sandbox = Sandbox(self.addCleanup)
 
     def version(self):
         return subprocess.run(["dpkg-deb", "--field", DEB, "Version"], check=True,
