@@ -37,7 +37,7 @@ UNIT_PROPERTIES = ("ActiveState", "SubState", "Result", "MainPID", "NRestarts", 
                    "ExecMainStatus")
 
 # Short enough that pings, and their absence, show within seconds; the
-# daemons ping twice per WatchdogSec.
+# daemons ping at most every quarter of WatchdogSec.
 WATCHDOG_SECONDS = 3
 
 NODE = "master1"
