@@ -10,10 +10,12 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -61,6 +63,7 @@ class FileDescriptor {
     if (fd_ >= 0) close(fd_);
     fd_ = fd;
   }
+  void Release() { fd_ = -1; }  // the descriptor stays open, owned elsewhere
 
  private:
   int fd_ = -1;
@@ -85,17 +88,44 @@ Status OpenForChild(const std::string& path, int flags, FileDescriptor& fd) {
   return Status::Ok();
 }
 
+// Every child's standard input: /dev/null, opened once for the process's life
+// rather than opened and closed on each spawn. A failed open is tried again at
+// the next spawn.
+Result<int> NullInput() {
+  static std::atomic<int> shared{-1};
+  int fd = shared.load();
+  if (fd >= 0) return fd;
+  FileDescriptor opened;
+  BATON_RETURN_IF_ERROR(OpenForChild("/dev/null", O_RDONLY, opened));
+  fd = opened.get();
+  int expected = -1;
+  if (!shared.compare_exchange_strong(expected, fd)) return expected;  // another thread's won
+  opened.Release();
+  return fd;
+}
+
+// Each try's log sits in a folder of its own whose parent usually exists
+// already (the run's folder), so one mkdir is tried first: walking every level
+// costs a system call per level on each spawn.
+Status CreateLogFolder(const std::filesystem::path& folder, const std::string& log_path) {
+  if (folder.empty()) return Status::Ok();
+  if (mkdir(folder.c_str(), 0755) == 0 || errno == EEXIST) return Status::Ok();
+  std::error_code error;
+  if (errno == ENOENT) {
+    std::filesystem::create_directories(folder, error);
+  } else {
+    error.assign(errno, std::generic_category());
+  }
+  if (error) {
+    return Status::IoError("cannot create folder '" + folder.string() + "' for log file '" +
+                           log_path + "': " + error.message());
+  }
+  return Status::Ok();
+}
+
 Status OpenLogFile(const std::string& log_path, FileDescriptor& fd) {
   if (log_path.empty()) return OpenForChild("/dev/null", O_WRONLY, fd);
-  std::filesystem::path folder = std::filesystem::path(log_path).parent_path();
-  if (!folder.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(folder, error);
-    if (error) {
-      return Status::IoError("cannot create folder '" + folder.string() + "' for log file '" +
-                             log_path + "': " + error.message());
-    }
-  }
+  BATON_RETURN_IF_ERROR(CreateLogFolder(std::filesystem::path(log_path).parent_path(), log_path));
   Status status = OpenForChild(log_path, O_WRONLY | O_APPEND | O_CREAT, fd);
   if (!status.ok()) return status.WithContext("log file");
   return status;
@@ -200,6 +230,27 @@ __attribute__((no_sanitize("address"))) int ChildMain(void* argument) {
   FailInChild(context, ChildStep::kExec);
 }
 
+// The stack children of this thread run on until they exec. One per thread,
+// kept for the thread's life: CLONE_VFORK suspends the thread until its child
+// has exec'd or exited, so two children of one thread never share it, and an
+// mmap and munmap per spawn would cost a TLB shoot-down on every other CPU
+// running one of the daemon's threads. Null when it cannot be allocated.
+char* ThisThreadsChildStack() {
+  struct Stack {
+    void* memory = MAP_FAILED;
+    ~Stack() {
+      if (memory != MAP_FAILED) munmap(memory, kChildStackSize);
+    }
+  };
+  thread_local Stack stack;
+  if (stack.memory == MAP_FAILED) {
+    stack.memory = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack.memory == MAP_FAILED) return nullptr;
+  }
+  return static_cast<char*>(stack.memory);
+}
+
 void WaitForChildBlocking(pid_t pid) {
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
@@ -276,8 +327,8 @@ Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
   if (!environment.ok()) return environment.status();
   std::vector<char*> envp = PointersTo(*environment);
 
-  FileDescriptor stdin_fd;
-  BATON_RETURN_IF_ERROR(OpenForChild("/dev/null", O_RDONLY, stdin_fd));
+  Result<int> stdin_fd = NullInput();
+  if (!stdin_fd.ok()) return stdin_fd.status();
   FileDescriptor output_fd;
   BATON_RETURN_IF_ERROR(OpenLogFile(request.log_path, output_fd));
 
@@ -285,7 +336,7 @@ Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
   context.argv = argv.data();
   context.envp = envp.data();
   context.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
-  context.stdin_fd = stdin_fd.get();
+  context.stdin_fd = *stdin_fd;
   context.output_fd = output_fd.get();
   context.die_with_parent = request.die_with_parent;
   context.parent_pid = getpid();
@@ -297,9 +348,8 @@ Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
   // page tables, which makes a spawn markedly cheaper for a large daemon, and
   // the parent sleeps until the child has called exec or exited, so the result
   // is known when clone returns. The child gets a stack of its own.
-  void* stack = mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
+  char* stack = ThisThreadsChildStack();
+  if (stack == nullptr) {
     return Status::Unavailable("cannot allocate a stack to start a process: " + ErrorText(errno));
   }
   // Blocked across the clone, so no handler of the parent's (Asio's among them,
@@ -309,11 +359,9 @@ Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
   sigfillset(&all_signals);
   sigset_t saved_mask;
   pthread_sigmask(SIG_SETMASK, &all_signals, &saved_mask);
-  pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kChildStackSize,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, &context);
+  pid_t pid = clone(ChildMain, stack + kChildStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &context);
   int clone_error = errno;
   pthread_sigmask(SIG_SETMASK, &saved_mask, nullptr);
-  munmap(stack, kChildStackSize);
   if (pid < 0) return Status::Unavailable("cannot start a process: " + ErrorText(clone_error));
 
   // The child set its process group before exec, and clone returned only after

@@ -13,6 +13,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/support/process_probes.h"
 
@@ -214,6 +216,39 @@ TEST_F(ProcessTest, AppendsStdoutAndStderrToTheLogCreatingItsFolders) {
   request.command = "echo again";
   ASSERT_TRUE(WaitForExit(Spawn(request)).has_value());
   EXPECT_EQ(ReadFile(log), "out\nerr\nagain\n");
+}
+
+TEST_F(ProcessTest, SeveralThreadsSpawnAtOnceEachWithItsOwnChildren) {
+  constexpr int kThreads = 4;
+  constexpr int kSpawnsPerThread = 10;
+  std::vector<std::vector<pid_t>> pids(kThreads);
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    threads.emplace_back([&, thread] {
+      for (int spawn = 0; spawn < kSpawnsPerThread; ++spawn) {
+        SpawnRequest request;
+        // The parent-death signal follows the spawning thread, which ends
+        // before its children are waited for.
+        request.die_with_parent = false;
+        request.command = "echo " + std::to_string(thread) + "-" + std::to_string(spawn);
+        request.log_path =
+            (folder_ / std::to_string(thread) / (std::to_string(spawn) + ".log")).string();
+        Result<pid_t> pid = SpawnProcessGroup(request);
+        if (pid.ok()) pids[thread].push_back(*pid);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int thread = 0; thread < kThreads; ++thread) {
+    ASSERT_EQ(pids[thread].size(), static_cast<size_t>(kSpawnsPerThread));
+    for (int spawn = 0; spawn < kSpawnsPerThread; ++spawn) {
+      std::optional<Exit> exit = WaitForExit(pids[thread][spawn]);
+      ASSERT_TRUE(exit.has_value());
+      EXPECT_EQ(exit->exit_code, 0);
+      EXPECT_EQ(ReadFile(folder_ / std::to_string(thread) / (std::to_string(spawn) + ".log")),
+                std::to_string(thread) + "-" + std::to_string(spawn) + "\n");
+    }
+  }
 }
 
 TEST_F(ProcessTest, StdinIsEmpty) {
