@@ -40,7 +40,9 @@ Result<std::vector<std::string>> TaskTaker::Take(int max) {
   for (int i = 0; i < max; ++i) {
     moves.push_back({"LMOVE", QueueKeyAt(i), processing_key_, "RIGHT", "LEFT"});
   }
-  auto replies = redis_.Pipeline(moves);
+  // With the BLMOVE's timeout, which usually follows on an idle queue: the
+  // socket's timeout then stays as it is from one take to the next.
+  auto replies = redis_.Pipeline(moves, blocking_timeout_);
   if (!replies.ok()) return replies.status();
   std::vector<std::string> messages = MessagesIn(*replies);
   next_queue_ = (next_queue_ + 1) % queue_keys_.size();

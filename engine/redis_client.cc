@@ -196,11 +196,13 @@ class HiredisClient : public RedisClient {
     return reply;
   }
 
-  Result<std::vector<RedisReply>> Pipeline(
-      const std::vector<std::vector<std::string>>& commands) override {
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
+                                           std::optional<Duration> timeout) override {
     std::vector<RedisReply> replies;
     if (commands.empty()) return replies;
     BATON_RETURN_IF_ERROR(EnsureConnected());
+    const Duration round_trip_timeout = timeout.value_or(options_.command_timeout);
+    UseTimeout(round_trip_timeout);
     std::vector<const char*> args;
     std::vector<size_t> lengths;
     for (const std::vector<std::string>& argv : commands) {
@@ -208,7 +210,7 @@ class HiredisClient : public RedisClient {
       Split(argv, &args, &lengths);
       if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(),
                                  lengths.data()) != REDIS_OK) {
-        return Lost(options_.command_timeout);
+        return Lost(round_trip_timeout);
       }
     }
     replies.reserve(commands.size());
@@ -216,7 +218,7 @@ class HiredisClient : public RedisClient {
     for (const std::vector<std::string>& argv : commands) {
       void* raw = nullptr;
       if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
-        return Lost(options_.command_timeout);
+        return Lost(round_trip_timeout);
       }
       ReplyPtr reply(static_cast<redisReply*>(raw));
       if (reply->type == REDIS_REPLY_ERROR && first_error.empty()) {
@@ -242,17 +244,25 @@ class HiredisClient : public RedisClient {
                              std::optional<Duration> timeout) {
     if (argv.empty()) return Status::InvalidInput("Redis: empty command");
     BATON_RETURN_IF_ERROR(EnsureConnected());
-    if (timeout) redisSetTimeout(context_, ToTimeval(*timeout));
+    UseTimeout(timeout.value_or(options_.command_timeout));
     std::vector<const char*> args;
     std::vector<size_t> lengths;
     Split(argv, &args, &lengths);
     ReplyPtr reply(static_cast<redisReply*>(
         redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data())));
     if (!reply) return Lost(timeout.value_or(options_.command_timeout));
-    if (timeout) redisSetTimeout(context_, ToTimeval(options_.command_timeout));
     if (reply->type == REDIS_REPLY_ERROR)
       return Status::Internal(std::string(reply->str, reply->len));
     return ConvertReply(*reply);
+  }
+
+  // The socket keeps the timeout of the last command until another is needed:
+  // setting it costs two system calls, and a connection that always blocks for
+  // the same time, or never blocks, then sets it only once.
+  void UseTimeout(Duration timeout) {
+    if (timeout == applied_timeout_) return;
+    redisSetTimeout(context_, ToTimeval(timeout));
+    applied_timeout_ = timeout;
   }
 
   static void Split(const std::vector<std::string>& argv, std::vector<const char*>* args,
@@ -344,6 +354,7 @@ class HiredisClient : public RedisClient {
       return Status::Unavailable("cannot connect to " + Where() + ": " + reason);
     }
     redisSetTimeout(context, ToTimeval(options_.command_timeout));
+    applied_timeout_ = options_.command_timeout;
     {
       std::lock_guard lock(mutex_);
       if (interrupted_) {
@@ -388,6 +399,7 @@ class HiredisClient : public RedisClient {
   const RedisTarget target_;
   const RedisOptions options_;
   redisContext* context_ = nullptr;  // used by the owning thread; swapped under mutex_
+  Duration applied_timeout_{0};      // what context_'s socket has now
   std::mutex mutex_;
   std::condition_variable wake_;
   bool interrupted_ = false;

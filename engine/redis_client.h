@@ -47,9 +47,11 @@ class RedisClient {
   // Several commands sent at once and their replies read in order (one round
   // trip). Fails as a whole on a lost connection; server error replies fail it
   // too (after every reply was read, so the connection stays usable), with the
-  // first error's message.
+  // first error's message. `timeout` overrides the command timeout for the
+  // whole round trip.
   virtual Result<std::vector<RedisReply>> Pipeline(
-      const std::vector<std::vector<std::string>>& commands) = 0;
+      const std::vector<std::vector<std::string>>& commands,
+      std::optional<Duration> timeout = std::nullopt) = 0;
 
   // The only method that may be called from another thread: makes the call in
   // progress (even one blocked in BLPOP or in a reconnect) and every later one

@@ -325,7 +325,7 @@ class RedisExecutor : public Executor {
         status = popped.status();
         if (popped.ok() && popped->elements.size() == 2) {
           events.push_back(std::move(popped->elements[1].text));
-          status = DrainEvents(*client, &events);
+          status = DrainEvents(*client, call_timeout, &events);
         }
       }
       Deliver(events);
@@ -349,11 +349,13 @@ class RedisExecutor : public Executor {
     ThreadEnded();
   }
 
-  // Takes the events that arrived with the first one, a batch at a time.
-  Status DrainEvents(RedisClient& client, std::vector<std::string>* events) {
+  // Takes the events that arrived with the first one, a batch at a time. With
+  // the BLPOP's `timeout`, so that the connection's socket timeout is set once
+  // rather than twice per wake-up.
+  Status DrainEvents(RedisClient& client, Duration timeout, std::vector<std::string>* events) {
     const std::string count = std::to_string(kEventsPerPop);
     while (true) {
-      Result<RedisReply> popped = client.Command({"LPOP", events_key_, count});
+      Result<RedisReply> popped = client.Command({"LPOP", events_key_, count}, timeout);
       if (!popped.ok()) return popped.status();
       for (RedisReply& event : popped->elements) events->push_back(std::move(event.text));
       if (popped->elements.size() < static_cast<size_t>(kEventsPerPop)) return Status::Ok();

@@ -183,6 +183,33 @@ TEST_F(RedisClientTest, BlockingCommandWaitsWithItsOwnTimeout) {
   EXPECT_EQ(again.status().code(), Status::Code::kUnavailable);
 }
 
+TEST_F(RedisClientTest, EachCallWaitsWithItsOwnTimeoutWhateverCameBefore) {
+  RedisOptions options = OptionsFor(server_.Url());
+  options.command_timeout = milliseconds(100);
+  std::unique_ptr<RedisClient> client = MustConnect(options);
+  ASSERT_NE(client, nullptr);
+  const std::vector<std::string> blpop = {"BLPOP", "empty", "0.3"};
+  // The same override twice, then a pipeline with it.
+  for (int i = 0; i < 2; ++i) {
+    Result<RedisReply> popped = client->Command(blpop, milliseconds(2000));
+    ASSERT_TRUE(popped.ok()) << popped.status().message();
+    EXPECT_TRUE(popped->is_nil());
+  }
+  Result<std::vector<RedisReply>> piped = client->Pipeline({blpop, {"PING"}}, milliseconds(2000));
+  ASSERT_TRUE(piped.ok()) << piped.status().message();
+  EXPECT_TRUE((*piped)[0].is_nil());
+  // Without the override, the command timeout again: for a pipeline and a command.
+  Result<std::vector<RedisReply>> short_pipe = client->Pipeline({blpop});
+  ASSERT_FALSE(short_pipe.ok());
+  EXPECT_EQ(short_pipe.status().code(), Status::Code::kUnavailable);
+  Result<RedisReply> popped = client->Command(blpop, milliseconds(2000));
+  ASSERT_TRUE(popped.ok()) << popped.status().message();
+  Result<RedisReply> short_call = client->Command(blpop);
+  ASSERT_FALSE(short_call.ok());
+  EXPECT_TRUE(Contains(short_call.status().message(), "no reply within 100ms"))
+      << short_call.status().message();
+}
+
 TEST_F(RedisClientTest, BlockingCommandReturnsWhatArrives) {
   std::unique_ptr<RedisClient> pusher = MustConnect(OptionsFor(server_.Url()));
   ASSERT_NE(pusher, nullptr);
