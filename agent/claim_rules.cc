@@ -31,6 +31,18 @@ ClaimVerdict DecideClaim(const std::optional<TaskInstance>& row, int message_try
   return {ClaimDecision::kDrop, reason};
 }
 
+std::optional<TaskInstance> QueuedRowOf(const TaskLaunch& launch) {
+  if (!launch.queued_columns) return std::nullopt;
+  TaskInstance row;
+  row.key = launch.key;
+  row.state = TaskState::kQueued;
+  row.try_number = launch.try_number;
+  row.pool = launch.queued_columns->pool;
+  row.priority = launch.queued_columns->priority;
+  row.queue = launch.queued_columns->queue;
+  return row;
+}
+
 TaskInstance ClaimedRow(TaskInstance row, const std::string& hostname, int64_t job_id,
                         TimePoint now) {
   row.state = TaskState::kRunning;

@@ -39,6 +39,10 @@ struct ClaimVerdict {
 ClaimVerdict DecideClaim(const std::optional<TaskInstance>& row, int message_try, int64_t job_id,
                          bool claim_was_attempted);
 
+// The row as the scheduler queued the try, from the columns its message
+// carries; nullopt when the message carries none (an older scheduler's).
+std::optional<TaskInstance> QueuedRowOf(const TaskLaunch& launch);
+
 // The row a claim writes: running, on `hostname`, owned by `job_id`, started
 // `now`, pid 0 until the end is recorded.
 TaskInstance ClaimedRow(TaskInstance row, const std::string& hostname, int64_t job_id,

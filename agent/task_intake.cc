@@ -153,7 +153,19 @@ Status TaskIntake::ClaimOnce(std::vector<Candidate>& candidates, std::vector<Cla
                              std::vector<std::string>& dropped) {
   std::vector<std::optional<TaskInstance>> rows;
   rows.reserve(candidates.size());
-  for (const Candidate& candidate : candidates) {
+  // A first attempt takes the row from the message and lets the
+  // compare-and-set decide, saving a round trip per task. After an attempt
+  // whose answer was lost, only the row tells whether that claim went through.
+  std::vector<bool> from_message(candidates.size(), false);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& candidate = candidates[i];
+    if (!candidate.attempted) {
+      if (std::optional<TaskInstance> queued = QueuedRowOf(candidate.launch)) {
+        rows.push_back(std::move(queued));
+        from_message[i] = true;
+        continue;
+      }
+    }
     auto row = store_->GetTaskInstance(candidate.launch.key);
     if (!row.ok()) return row.status().WithContext("reading " + candidate.launch.key.ToString());
     rows.push_back(std::move(row).value());
@@ -204,7 +216,8 @@ Status TaskIntake::ClaimOnce(std::vector<Candidate>& candidates, std::vector<Cla
               {candidates[index].message, candidates[index].launch, transitions[j].updated});
           decided[index] = true;
         } else {
-          drop(index, "another worker claimed or moved it first");
+          drop(index, from_message[index] ? RefusedClaimReason(candidates[index])
+                                          : "another worker claimed or moved it first");
         }
       }
     }
@@ -216,6 +229,13 @@ Status TaskIntake::ClaimOnce(std::vector<Candidate>& candidates, std::vector<Cla
   }
   candidates = std::move(undecided);
   return status;
+}
+
+std::string TaskIntake::RefusedClaimReason(const Candidate& candidate) {
+  // Rare (a duplicate or stale message), so the row is read for the log only.
+  auto row = store_->GetTaskInstance(candidate.launch.key);
+  if (!row.ok()) return "it is no longer queued at that try";
+  return DecideClaim(*row, candidate.launch.try_number, options_.job_id, false).reason;
 }
 
 void TaskIntake::RemoveDropped(const std::vector<std::string>& dropped) {

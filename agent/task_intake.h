@@ -1,11 +1,13 @@
 // TaskIntake: the agent's thread that takes work. While a slot is free and the
 // agent is not stopping, it moves messages from the queues to the processing
 // list (TaskTaker), then claims each in the store with a compare-and-set,
-// queued -> running at the message's try, owned by this agent's job. Claimed
-// tries are published as instance events and handed to `on_claimed`; the rest
-// (malformed, duplicates, already claimed, cleared or moved on) are removed from
-// the processing list and logged. A store that cannot be reached is retried with
-// backoff; the messages stay in the processing list meanwhile.
+// queued -> running at the message's try, owned by this agent's job; the row
+// comes from the message when it carries the queued row's columns, else it is
+// read first. Claimed tries are published as instance events and handed to
+// `on_claimed`; the rest (malformed, duplicates, already claimed, cleared or
+// moved on) are removed from the processing list and logged. A store that
+// cannot be reached is retried with backoff; the messages stay in the
+// processing list meanwhile.
 //
 // The thread owns its store and Redis connections.
 #pragma once
@@ -53,6 +55,8 @@ class TaskIntake {
   // leaves the undecided ones for another pass.
   Status ClaimOnce(std::vector<Candidate>& candidates, std::vector<ClaimedTry>& claimed,
                    std::vector<std::string>& dropped);
+  // Why the store refused a claim made from the message's row, for the log.
+  std::string RefusedClaimReason(const Candidate& candidate);
   void RemoveDropped(const std::vector<std::string>& dropped);
   void PutBack(const std::string& message, const std::string& queue);
 

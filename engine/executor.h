@@ -28,6 +28,16 @@ struct TaskLaunch {
   std::string queue = "default";
   int max_tries = 1;        // retries + 1
   Duration retry_delay{0};  // before the next try, should this one fail
+  // The task instance's columns a claim keeps, as the scheduler queued the try.
+  // With them a worker claims without reading the row first; a message without
+  // them (from an older scheduler) is claimed after a read.
+  struct QueuedColumns {
+    std::string pool;
+    int priority = 1;
+    std::string queue;
+    bool operator==(const QueuedColumns&) const = default;
+  };
+  std::optional<QueuedColumns> queued_columns;
 };
 
 struct TaskOutcome {

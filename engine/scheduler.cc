@@ -185,6 +185,17 @@ TaskInstance Scheduler::FailedTry(const ActiveRun& run, int index,
                         exit_code, clock_.Now());
 }
 
+TaskLaunch Scheduler::LaunchOf(const ActiveRun& run, int index) const {
+  const TaskInstance& instance = run.instance(index);
+  TaskLaunch launch = BuildTaskLaunch(run.dag(), run.spec(index), run.run(), instance.try_number,
+                                      settings_.logs_folder);
+  // The row's own columns, not the DAG file's: the file may have changed since
+  // the run was created.
+  launch.queued_columns =
+      TaskLaunch::QueuedColumns{instance.pool, instance.priority, instance.queue};
+  return launch;
+}
+
 void Scheduler::OnTaskStarted(const TaskInstanceKey& key, int try_number, int pid) {
   started_.push_back({key, try_number, pid});
 }
@@ -240,8 +251,7 @@ Status Scheduler::EnsureQueuedReachWorkers(const std::set<std::string>& live_wor
       queued_now[instance.key] = instance.try_number;
       auto before = queued_at_last_check_.find(instance.key);
       if (before == queued_at_last_check_.end() || before->second != instance.try_number) continue;
-      launches.push_back(BuildTaskLaunch(run->dag(), run->spec(index), run->run(),
-                                         instance.try_number, settings_.logs_folder));
+      launches.push_back(LaunchOf(*run, index));
     }
   }
   queued_at_last_check_ = std::move(queued_now);
@@ -343,8 +353,7 @@ Status Scheduler::Persist() {
     if (run == nullptr || runs_to_reload_.count(key) > 0) continue;
     const TaskInstance& instance = run->instance(index);
     if (instance.state != TaskState::kQueued) continue;
-    Status launched = executor_.Launch(BuildTaskLaunch(run->dag(), run->spec(index), run->run(),
-                                                       instance.try_number, settings_.logs_folder));
+    Status launched = executor_.Launch(LaunchOf(*run, index));
     if (!launched.ok()) {
       TaskOutcome outcome;
       outcome.key = instance.key;

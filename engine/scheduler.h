@@ -122,6 +122,8 @@ class Scheduler {
   // Decides every instance in `pending` (and, transitively, their downstreams).
   void PropagateFrom(ActiveRun& run, std::vector<int> pending);
   TaskInstance FailedTry(const ActiveRun& run, int index, std::optional<int> exit_code) const;
+  // The launch of the instance's current (queued) try.
+  TaskLaunch LaunchOf(const ActiveRun& run, int index) const;
   void ApplyStarted(const Started& started);
   void ApplyFinished(const TaskOutcome& outcome);
   void ApplyChanged(const TaskInstance& current);

@@ -92,6 +92,11 @@ std::string EncodeTaskMessage(const TaskLaunch& launch) {
       {"retry_delay_ms", launch.retry_delay.count()},
       {"timeout_ms", launch.timeout ? json(launch.timeout->count()) : json(nullptr)},
   };
+  if (launch.queued_columns) {
+    message["queued_columns"] = {{"pool", launch.queued_columns->pool},
+                                 {"priority", launch.queued_columns->priority},
+                                 {"queue", launch.queued_columns->queue}};
+  }
   return message.dump();
 }
 
@@ -112,6 +117,17 @@ Result<TaskLaunch> DecodeTaskMessage(std::string_view text) {
     launch.timeout = Duration(*timeout);
   }
   if (!fields.error().empty()) return Status::InvalidInput(fields.error());
+  auto queued = parsed->find("queued_columns");
+  if (queued != parsed->end() && !queued->is_null()) {
+    if (!queued->is_object()) {
+      return Status::InvalidInput("task message: field 'queued_columns' is mistyped");
+    }
+    FieldsOf columns(*queued, "task message: queued_columns");
+    launch.queued_columns = TaskLaunch::QueuedColumns{columns.String("pool"),
+                                                      static_cast<int>(columns.Integer("priority")),
+                                                      columns.String("queue")};
+    if (!columns.error().empty()) return Status::InvalidInput(columns.error());
+  }
   if (launch.try_number < 1 || launch.max_tries < 1) {
     return Status::InvalidInput("task message: try_number and max_tries must be at least 1");
   }

@@ -38,6 +38,7 @@ class FlakyStore final : public Store {
   std::atomic<bool> outage{false};
   std::atomic<bool> lose_next_commit_reply{false};
   std::atomic<int> transitions_applied{0};
+  std::atomic<int> rows_read{0};  // GetTaskInstance calls
 
   Status Migrate() override { return Down().ok() ? inner_.Migrate() : Down(); }
   Result<int> SchemaVersion() override {
@@ -85,6 +86,7 @@ class FlakyStore final : public Store {
     return Pass([&] { return inner_.ListTaskInstances(dag, run); });
   }
   Result<std::optional<TaskInstance>> GetTaskInstance(const TaskInstanceKey& key) override {
+    ++rows_read;
     return Pass([&] { return inner_.GetTaskInstance(key); });
   }
   Result<std::vector<TaskInstance>> ListTaskInstancesOfActiveRuns() override {
@@ -252,12 +254,24 @@ class AgentFixture : public ::testing::Test {
     ASSERT_TRUE(applied.ok() && (*applied)[0]) << applied.status().message();
   }
 
-  static std::string Message(int task, int try_number, int max_tries = 1) {
+  static TaskLaunch Launch(int task, int try_number, int max_tries = 1) {
     TaskLaunch launch;
     launch.key = Key(task);
     launch.try_number = try_number;
     launch.command = "true";
     launch.max_tries = max_tries;
+    return launch;
+  }
+
+  // A message without the queued row's columns, as older schedulers sent it.
+  static std::string Message(int task, int try_number, int max_tries = 1) {
+    return EncodeTaskMessage(Launch(task, try_number, max_tries));
+  }
+
+  // A message with the columns of the fixture's rows, as the scheduler sends it.
+  static std::string QueuedMessage(int task, int try_number) {
+    TaskLaunch launch = Launch(task, try_number);
+    launch.queued_columns = TaskLaunch::QueuedColumns{"default_pool", 1, "default"};
     return EncodeTaskMessage(launch);
   }
 

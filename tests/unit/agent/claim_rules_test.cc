@@ -48,6 +48,24 @@ TEST(ClaimRulesTest, DropsWhatIsNotQueuedAtTheMessagesTry) {
   }
 }
 
+TEST(ClaimRulesTest, TheQueuedRowComesFromTheMessagesColumnsWhenItCarriesThem) {
+  TaskLaunch launch;
+  launch.key = {"etl", "run_1", "load"};
+  launch.try_number = 2;
+  EXPECT_FALSE(QueuedRowOf(launch).has_value());
+
+  launch.queued_columns = TaskLaunch::QueuedColumns{"big_pool", 5, "gpu"};
+  const std::optional<TaskInstance> row = QueuedRowOf(launch);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->key, launch.key);
+  EXPECT_EQ(row->state, TaskState::kQueued);
+  EXPECT_EQ(row->try_number, 2);
+  EXPECT_EQ(row->pool, "big_pool");
+  EXPECT_EQ(row->priority, 5);
+  EXPECT_EQ(row->queue, "gpu");
+  EXPECT_EQ(DecideClaim(row, 2, kJob, false).decision, ClaimDecision::kClaim);
+}
+
 TEST(ClaimRulesTest, ARunningRowOfOursIsOurLostClaimOnlyAfterAnAttempt) {
   const TaskInstance ours = Row(TaskState::kRunning, 2, kJob);
   EXPECT_EQ(DecideClaim(ours, 2, kJob, true).decision, ClaimDecision::kAlreadyOurs);

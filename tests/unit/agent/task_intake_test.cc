@@ -44,6 +44,20 @@ class TaskIntakeTest : public AgentFixture {
     }
   }
 
+  // The claim of `message` (task 1, try 1) goes through but its reply is lost:
+  // the row read back shows it ours, and the try is handed on once.
+  void ExpectALostClaimReplyToBeReadBack(const std::string& message, int rows_read) {
+    SetState(1, TaskState::kQueued, 1);
+    StartIntake(2);
+    flaky_->lose_next_commit_reply = true;
+    Push(QueueKey(), message);
+    ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 1; }));
+    EXPECT_EQ(flaky_->transitions_applied, 1);
+    EXPECT_EQ(flaky_->rows_read, rows_read);
+    EXPECT_EQ(Row(1).state, TaskState::kRunning);
+    EXPECT_EQ(List(ProcessingKey()), std::vector<std::string>{message});
+  }
+
   std::vector<ClaimedTry> Claimed() {
     std::lock_guard lock(mutex_);
     return claimed_;
@@ -111,14 +125,37 @@ TEST_F(TaskIntakeTest, AStoreOutageHoldsTheMessageUntilTheClaimGoesThrough) {
 }
 
 TEST_F(TaskIntakeTest, AClaimWhoseReplyWasLostIsRecognisedAsOurs) {
+  ExpectALostClaimReplyToBeReadBack(Message(1, 1), /*rows_read=*/2);
+}
+
+TEST_F(TaskIntakeTest, ClaimsFromTheMessagesColumnsWithoutReadingTheRow) {
   SetState(1, TaskState::kQueued, 1);
-  StartIntake(2);
-  flaky_->lose_next_commit_reply = true;
-  Push(QueueKey(), Message(1, 1));
-  ASSERT_TRUE(WaitFor([&] { return Claimed().size() == 1; }));
-  EXPECT_EQ(flaky_->transitions_applied, 1);
-  EXPECT_EQ(Row(1).state, TaskState::kRunning);
-  EXPECT_EQ(List(ProcessingKey()), std::vector<std::string>{Message(1, 1)});
+  SetState(2, TaskState::kQueued, 2);
+  Push(QueueKey(), QueuedMessage(1, 1));
+  Push(QueueKey(), QueuedMessage(2, 1));  // stale: the row is at try 2
+  StartIntake(8);
+  ASSERT_TRUE(WaitFor([&] {
+    return Claimed().size() == 1 && List(QueueKey()).empty() && List(ProcessingKey()).size() == 1;
+  }));
+
+  const ClaimedTry claimed = Claimed()[0];
+  EXPECT_EQ(claimed.launch.key, Key(1));
+  EXPECT_EQ(claimed.row.state, TaskState::kRunning);
+  EXPECT_EQ(claimed.row.pool, "default_pool");
+  EXPECT_EQ(claimed.row.queue, "default");
+  const TaskInstance row = Row(1);
+  EXPECT_EQ(row.state, TaskState::kRunning);
+  EXPECT_EQ(row.owner_job_id, kJob);
+  EXPECT_EQ(row.hostname, "worker-host");
+  EXPECT_EQ(row.pool, "default_pool");
+  EXPECT_EQ(Row(2).state, TaskState::kQueued);
+  EXPECT_EQ(Row(2).try_number, 2);
+  // Only the refused claim's row was read, to say why in the log.
+  EXPECT_EQ(flaky_->rows_read, 1);
+}
+
+TEST_F(TaskIntakeTest, AClaimFromTheMessageWhoseReplyWasLostIsReadBackAndRecognised) {
+  ExpectALostClaimReplyToBeReadBack(QueuedMessage(1, 1), /*rows_read=*/1);
 }
 
 TEST_F(TaskIntakeTest, StoppingGivesBackWhatWasTakenButNotClaimed) {

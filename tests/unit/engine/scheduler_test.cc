@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/dag_bag.h"
 #include "engine/dag_file.h"
@@ -270,6 +272,20 @@ TEST_F(SchedulerTest, ParallelismCapsQueuedTasksAndPriorityGoesFirst) {
   ASSERT_EQ(executor_.launched.size(), 2u);
   EXPECT_EQ(executor_.launched[0].key.task_id, "t3");
   EXPECT_EQ(scheduler_->active_task_count(), 2);
+}
+
+TEST_F(SchedulerTest, LaunchesCarryTheRowsColumnsForWorkers) {
+  Start({kWide}, /*parallelism=*/32, {{"default_pool", 128}, {"small", 1}});
+  Trigger("wide");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_FALSE(executor_.launched.empty());
+  for (const TaskLaunch& launch : executor_.launched) {
+    const TaskInstance row = store_->GetTaskInstance(launch.key).value().value();
+    ASSERT_TRUE(launch.queued_columns.has_value()) << launch.key.task_id;
+    EXPECT_EQ(launch.queued_columns->pool, row.pool);
+    EXPECT_EQ(launch.queued_columns->priority, row.priority);
+    EXPECT_EQ(launch.queued_columns->queue, row.queue);
+  }
 }
 
 TEST_F(SchedulerTest, PoolSlotsLimitTheirTasks) {

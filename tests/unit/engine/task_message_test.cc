@@ -92,6 +92,32 @@ TEST(TaskMessageTest, NoTimeoutStaysNone) {
   EXPECT_TRUE(decoded->env.empty());
 }
 
+TEST(TaskMessageTest, QueuedColumnsTravelWhenSetAndStayUnsetOtherwise) {
+  TaskLaunch launch = SampleLaunch();
+  Result<TaskLaunch> without = DecodeTaskMessage(EncodeTaskMessage(launch));
+  ASSERT_TRUE(without.ok()) << without.status().message();
+  EXPECT_FALSE(without->queued_columns.has_value());
+
+  launch.queued_columns = TaskLaunch::QueuedColumns{"db", 5, "gpu"};
+  Result<TaskLaunch> with = DecodeTaskMessage(EncodeTaskMessage(launch));
+  ASSERT_TRUE(with.ok()) << with.status().message();
+  EXPECT_EQ(with->queued_columns, launch.queued_columns);
+}
+
+TEST(TaskMessageTest, NamesAMistypedQueuedColumn) {
+  const json mistyped[] = {"db", json{{"pool", "db"}, {"priority", "5"}, {"queue", "gpu"}},
+                           json{{"priority", 5}, {"queue", "gpu"}}};
+  const char* expected[] = {"task message: field 'queued_columns' is mistyped",
+                            "task message: queued_columns: field 'priority' is missing or mistyped",
+                            "task message: queued_columns: field 'pool' is missing or mistyped"};
+  for (size_t i = 0; i < std::size(mistyped); ++i) {
+    Result<TaskLaunch> decoded = DecodeTaskMessage(TaskMessageWith("queued_columns", mistyped[i]));
+    ASSERT_FALSE(decoded.ok()) << mistyped[i].dump();
+    EXPECT_EQ(decoded.status().code(), Status::Code::kInvalidInput);
+    EXPECT_EQ(decoded.status().message(), expected[i]);
+  }
+}
+
 TEST(TaskMessageTest, RefusesWhatIsNotAJsonObject) {
   for (const char* text : {"", "not json", "[1,2]", "\"text\"", "{\"dag_id\": "}) {
     Result<TaskLaunch> decoded = DecodeTaskMessage(text);
