@@ -135,7 +135,19 @@ Status Scheduler::ReloadRun(const RunKey& key) {
 
 std::vector<int> Scheduler::Transition(ActiveRun& run, int index, TaskInstance updated) {
   const TaskInstance& current = run.instance(index);
-  batch_.push_back({current.state, current.try_number, updated});
+  // Scheduled and queued in one batch: the store goes from the state it holds
+  // straight to queued, one write instead of two. The compare-and-set still
+  // names the state and try the store has. Nothing else is folded, as entering
+  // or leaving running also writes the try's row.
+  auto scheduled = scheduled_in_batch_.end();
+  if (current.state == TaskState::kScheduled) scheduled = scheduled_in_batch_.find(current.key);
+  if (scheduled != scheduled_in_batch_.end()) {
+    batch_[scheduled->second].updated = updated;
+    scheduled_in_batch_.erase(scheduled);
+  } else {
+    if (updated.state == TaskState::kScheduled) scheduled_in_batch_[updated.key] = batch_.size();
+    batch_.push_back({current.state, current.try_number, updated});
+  }
   return Follow(run, index, std::move(updated));
 }
 
@@ -345,6 +357,7 @@ Status Scheduler::Persist() {
       runs_to_reload_.insert({wanted.key.dag_id, wanted.key.run_id});
     }
     batch_.clear();
+    scheduled_in_batch_.clear();
   }
   std::vector<std::pair<RunKey, int>> launches;
   launches.swap(to_launch_);

@@ -181,6 +181,8 @@ class Scheduler {
   std::vector<TaskOutcome> finished_;
   std::vector<TaskInstance> changed_;
   std::vector<TaskTransition> batch_;
+  // The entries of batch_ that move an instance to scheduled, by instance.
+  std::map<TaskInstanceKey, size_t> scheduled_in_batch_;
   std::vector<std::pair<RunKey, int>> to_launch_;  // queued in this batch
 };
 

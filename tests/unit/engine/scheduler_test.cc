@@ -3,6 +3,7 @@
 #include "engine/scheduler.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -272,6 +273,59 @@ TEST_F(SchedulerTest, ParallelismCapsQueuedTasksAndPriorityGoesFirst) {
   ASSERT_EQ(executor_.launched.size(), 2u);
   EXPECT_EQ(executor_.launched[0].key.task_id, "t3");
   EXPECT_EQ(scheduler_->active_task_count(), 2);
+}
+
+// Every state written to a task instance's row from now on, per task, in order:
+// a trigger in the SQLite file logs each UPDATE of the state column.
+class StateWriteLog {
+ public:
+  explicit StateWriteLog(const std::filesystem::path& database) {
+    EXPECT_EQ(sqlite3_open(database.c_str(), &db_), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db_,
+                           "CREATE TABLE state_write (id INTEGER PRIMARY KEY, task_id TEXT, "
+                           "state TEXT);"
+                           "CREATE TRIGGER log_state_write AFTER UPDATE OF state ON task_instance "
+                           "BEGIN INSERT INTO state_write (task_id, state) "
+                           "VALUES (NEW.task_id, NEW.state); END;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db_);
+  }
+  ~StateWriteLog() { sqlite3_close(db_); }
+
+  std::vector<std::string> For(const std::string& task_id) {
+    std::vector<std::string> states;
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, "SELECT state FROM state_write WHERE task_id = ? ORDER BY id",
+                                 -1, &statement, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(statement, 1, task_id.c_str(), -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      states.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
+    }
+    sqlite3_finalize(statement);
+    return states;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+TEST_F(SchedulerTest, ScheduledAndQueuedInOneTickIsOneWrite) {
+  Start({kWide}, /*parallelism=*/1, {{"default_pool", 128}, {"small", 1}});
+  Trigger("wide");
+  StateWriteLog log(folder_ / "baton.db");
+  ASSERT_TRUE(scheduler_->Tick().ok());
+  ASSERT_EQ(executor_.LaunchedTasks(), std::vector<std::string>{"t3"});
+  EXPECT_EQ(log.For("t3"), std::vector<std::string>{"queued"});
+  // Left waiting for a slot: scheduled now, queued in a later tick.
+  EXPECT_EQ(log.For("t1"), std::vector<std::string>{"scheduled"});
+  Complete("t3", 0);
+  EXPECT_EQ(log.For("t3"), (std::vector<std::string>{"queued", "running", "success"}));
+  ASSERT_EQ(executor_.LaunchedTasks().size(), 1u);
+  const std::string next = executor_.LaunchedTasks()[0];
+  EXPECT_EQ(log.For(next), (std::vector<std::string>{"scheduled", "queued"}));
+  EXPECT_EQ(States("wide", "run1")[next], "queued");
 }
 
 TEST_F(SchedulerTest, LaunchesCarryTheRowsColumnsForWorkers) {
