@@ -14,6 +14,16 @@ namespace baton {
 // The pool of every task that names none; always configured.
 inline constexpr const char* kDefaultPool = "default_pool";
 
+// Where a value was read from, "FILE:LINE:COL", for a problem found after
+// loading. It is not part of the setting: two configs that differ only in
+// their notes are equal.
+struct SourceNote {
+  std::string position;
+
+  bool empty() const { return position.empty(); }
+  bool operator==(const SourceNote&) const { return true; }
+};
+
 struct CoreConfig {
   std::string home;         // $BATON_HOME; relative paths below are relative to it
   std::string dags_folder;  // absolute after loading
@@ -102,6 +112,9 @@ struct FailoverNodeConfig {
 struct FailoverConfig {
   std::string node_name;           // this controller's node; empty: the host name
   std::vector<std::string> nodes;  // the masters, in the order a move tries them
+  // Where `nodes` is in the file; empty when the file has none. The checks
+  // that a node is listed come after loading, and point here.
+  SourceNote nodes_position;
   std::map<std::string, FailoverNodeConfig> node;
   // How often the active controller checks the scheduler.
   Duration poll_frequency = std::chrono::seconds(10);

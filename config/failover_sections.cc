@@ -22,6 +22,9 @@ Status ReadNode(const FieldReader& node, FailoverNodeConfig* out) {
 
 Status ReadNodes(const FieldReader& failover, FailoverConfig* out) {
   BATON_RETURN_IF_ERROR(failover.ReadStringArray("nodes", &out->nodes));
+  if (const toml::node* nodes = failover.Find("nodes")) {
+    out->nodes_position.position = SourcePosition(nodes->source());
+  }
   std::set<std::string> seen;
   for (const std::string& name : out->nodes) {
     if (name.empty()) return failover.Error("nodes", "a node name is empty");

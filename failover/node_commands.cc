@@ -75,15 +75,18 @@ std::string CurrentNodeName(const Config& config) {
 
 Status CheckNodeListed(const Config& config, const std::string& node) {
   const std::vector<std::string>& nodes = config.failover.nodes;
+  const std::string& where = config.failover.nodes_position.empty()
+                                 ? config.source_path
+                                 : config.failover.nodes_position.position;
   if (nodes.empty()) {
-    return Status::InvalidInput(config.source_path +
+    return Status::InvalidInput(where +
                                 ": field 'failover.nodes': is empty; list the masters there "
                                 "(`baton failover init` writes this host)");
   }
   if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) {
     std::string listed;
     for (const std::string& name : nodes) listed += (listed.empty() ? "" : ", ") + name;
-    return Status::InvalidInput(config.source_path + ": field 'failover.nodes': node '" + node +
+    return Status::InvalidInput(where + ": field 'failover.nodes': node '" + node +
                                 "' is not listed (nodes: " + listed +
                                 "); add it, or set failover.node_name to one of them");
   }

@@ -64,6 +64,14 @@ TEST(NodeCommandsTest, AnUnlistedNodeIsRefusedNamingTheFile) {
   EXPECT_THAT(CheckNodeListed(config, "m1").message(), HasSubstr("failover.nodes': is empty"));
 }
 
+TEST(NodeCommandsTest, AnUnlistedNodeIsRefusedAtTheLineOfNodes) {
+  Result<Config> config = ParseConfig("[failover]\nnode_name = \"m3\"\nnodes = [\"m1\", \"m2\"]\n",
+                                      "/etc/baton/baton.toml", "/var/lib/baton");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_THAT(CheckNodeListed(*config, "m3").message(),
+              HasSubstr("/etc/baton/baton.toml:3:9: field 'failover.nodes': node 'm3'"));
+}
+
 TEST(NodeCommandsTest, OwnNodeIsLocalOthersGoOverSsh) {
   Config config = ClusterConfig();
   config.failover.ssh_user = "baton";
