@@ -152,7 +152,11 @@ class Sandbox:
             return f.read().splitlines()
 
     def install(self):
-        return self.run("dpkg", "--install", DEB)
+        # From a copy beside the overlays: a booted sandbox has a /tmp of its
+        # own, which hides a package built below this machine's /tmp.
+        copy = os.path.join(self.root, os.path.basename(DEB))
+        shutil.copyfile(DEB, copy)
+        return self.run("dpkg", "--install", copy)
 
     # ----- a booted systemd -------------------------------------------------
 

@@ -339,6 +339,8 @@ TEST_P(LeaseStoreTest, AdvanceByTheHolderFencesTheSchedulerOfThePreviousEpoch) {
 
   // The holder renews with the new epoch only; the new scheduler writes.
   EXPECT_FALSE(Renew(kJob1, 1));
+  // SQLite's clock counts milliseconds: the renew must come a tick after `before`.
+  std::this_thread::sleep_for(milliseconds(2));
   EXPECT_TRUE(Renew(kJob1, 2));
   EXPECT_GT(GetLease().expires_at, before.expires_at);
   ASSERT_TRUE(IsOk(store_->SetSchedulerNode(2, "node2")));
