@@ -58,11 +58,12 @@ Status InitDb(CliContext& context) {
   auto store = context.unchecked_store();
   if (!store.ok()) return store.status();
   const std::string name = "metadata store " + HidePassword(config.store.url);
+  // The store's own errors name it.
   auto before = (*store)->SchemaVersion();
-  if (!before.ok()) return before.status().WithContext(name);
-  BATON_RETURN_IF_ERROR((*store)->Migrate().WithContext(name));
+  if (!before.ok()) return before.status();
+  BATON_RETURN_IF_ERROR((*store)->Migrate());
   auto after = (*store)->SchemaVersion();
-  if (!after.ok()) return after.status().WithContext(name);
+  if (!after.ok()) return after.status();
   if (*before == *after) {
     std::cout << name << " already at schema version " << *after << '\n';
   } else {
@@ -75,9 +76,10 @@ Status InitDb(CliContext& context) {
 Status CheckDb(CliContext& context) {
   const std::string name = "metadata store " + HidePassword(context.config().store.url);
   auto store = context.unchecked_store();
-  if (!store.ok()) return store.status();  // it names the url already
+  // The store's own errors name it.
+  if (!store.ok()) return store.status();
   auto version = (*store)->SchemaVersion();
-  if (!version.ok()) return version.status().WithContext(name);
+  if (!version.ok()) return version.status();
   if (*version != Store::kSchemaVersion) {
     return Status::Unavailable(
         name + " is at schema version " + std::to_string(*version) + ", expected " +

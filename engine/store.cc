@@ -82,9 +82,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config, const std::s
 
 Status CheckSchemaCurrent(Store& store, const std::string& url) {
   auto version = store.SchemaVersion();
-  const std::string shown = HidePassword(url);
-  if (!version.ok()) return version.status().WithContext("metadata store " + shown);
-  const std::string has = "the store " + shown + " has schema version " + std::to_string(*version);
+  // The backends' errors name the store already.
+  if (!version.ok()) return version.status();
+  const std::string has = "the store " + HidePassword(url) + " has schema version " + std::to_string(*version);
   if (*version < Store::kSchemaVersion) {
     return Status::Unavailable(has + ", this baton needs " + std::to_string(Store::kSchemaVersion) +
                                ": run `baton db init`");
