@@ -7,6 +7,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "common/clock.h"
+#include "common/host.h"
 #include "engine/dependency_report.h"
 #include "engine/task_launch.h"
 
@@ -116,8 +118,11 @@ std::string DescribeJobForLog(const JobRecord& job) {
 
 // The log of a try whose file is not on this host, from the log server of the
 // agent that ran it: the instance's owner for its current try, otherwise an
-// agent running on the host the try ran on.
-Result<std::string> FetchLogFromAgent(Store& store, const TaskInstance& instance, int try_number) {
+// agent running on the host the try ran on. Nullopt when the try wrote nothing:
+// that agent has no file for it, or it ran on this host, whose file was looked
+// for already (a log file is made at a try's first byte of output).
+Result<std::optional<std::string>> FetchLogFromAgent(Store& store, const TaskInstance& instance,
+                                                     int try_number) {
   std::string host = try_number == instance.try_number ? instance.hostname : std::string();
   std::vector<JobRecord> servers;
   std::string not_serving;
@@ -144,18 +149,22 @@ Result<std::string> FetchLogFromAgent(Store& store, const TaskInstance& instance
       if (agent.hostname == host && !agent.endpoint.empty()) servers.push_back(agent);
     }
   }
+  if (servers.empty() && host == HostName()) return std::optional<std::string>();
   if (servers.empty()) {
     return Status::NotFound("it ran on " + host + ", where no running agent serves logs" +
                             (not_serving.empty() ? "" : " (" + not_serving + ")") +
                             ": read it on that host");
   }
   std::string errors;
+  bool none_there = false;
   for (const JobRecord& server : servers) {
     auto log = FetchTaskLog(server.endpoint, instance.key, try_number, kLogFetchTimeout);
-    if (log.ok()) return log;
+    if (log.ok()) return std::optional<std::string>(std::move(log).value());
+    none_there = none_there || log.status().code() == Status::Code::kNotFound;
     errors +=
         (errors.empty() ? "" : "; ") + DescribeJobForLog(server) + ": " + log.status().message();
   }
+  if (none_there) return std::optional<std::string>();
   return Status::Unavailable("it ran on " + host + ", and " + errors);
 }
 
@@ -171,9 +180,16 @@ Status ShowLog(CliContext& context, const LogOptions& options) {
                             "' has no task '" + options.task_id + "'");
   }
   const int try_number = options.try_number > 0 ? options.try_number : instance->try_number;
-  if (try_number == 0) {
-    return Status::NotFound("task " + instance->key.ToString() + " has not run yet (state " +
-                            std::string(ToString(instance->state)) + "), so it has no log");
+  // The try number grows as a try is queued: the current one has not started
+  // while it is queued.
+  const bool not_started =
+      try_number == instance->try_number && instance->state == TaskState::kQueued;
+  if (try_number == 0 || not_started) {
+    return Status::NotFound(
+        "task " + instance->key.ToString() +
+        (try_number == 0 ? " has not run yet"
+                         : " has not started try " + std::to_string(try_number)) +
+        " (state " + std::string(ToString(instance->state)) + "), so it has no log");
   }
   const std::string path =
       TaskLogPath(context.config().core.logs_folder, instance->key, try_number);
@@ -183,8 +199,13 @@ Status ShowLog(CliContext& context, const LogOptions& options) {
     auto store = context.store();
     if (!store.ok()) return store.status();
     auto fetched = FetchLogFromAgent(**store, *instance, try_number);
+    if (fetched.ok() && *fetched) {
+      std::cout << **fetched << std::flush;
+      return Status::Ok();
+    }
     if (fetched.ok()) {
-      std::cout << *fetched << std::flush;
+      std::cerr << "try " << try_number << " of task " << instance->key.ToString()
+                << " wrote no output: it has no log file\n";
       return Status::Ok();
     }
     const std::string problem = "no log of try " + std::to_string(try_number) + " of task " +

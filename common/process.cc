@@ -131,6 +131,11 @@ Status OpenLogFile(const std::string& log_path, FileDescriptor& fd) {
   return status;
 }
 
+Status MoveAboveStandardStreams(FileDescriptor& fd, const char* what) {
+  if (MoveAboveStandardStreams(fd)) return Status::Ok();
+  return Status::IoError(std::string("cannot move ") + what + ": " + ErrorText(errno));
+}
+
 bool ContainsNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
 // The caller's environment with request.env set on top, as "NAME=value" entries.
@@ -317,9 +322,40 @@ bool EnvironmentHolds(pid_t pid, const std::string& marker) {
 
 }  // namespace
 
+Result<int> OpenFileToAppend(const std::string& path) {
+  FileDescriptor fd;
+  BATON_RETURN_IF_ERROR(OpenLogFile(path, fd));
+  const int opened = fd.get();
+  fd.Release();
+  return opened;
+}
+
+Result<OutputPipe> OpenOutputPipe() {
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) != 0) {
+    return Status::Unavailable("cannot create a pipe for a task's output: " + ErrorText(errno));
+  }
+  FileDescriptor read_end(ends[0]);
+  FileDescriptor write_end(ends[1]);
+  BATON_RETURN_IF_ERROR(MoveAboveStandardStreams(read_end, "a pipe's read end"));
+  BATON_RETURN_IF_ERROR(MoveAboveStandardStreams(write_end, "a pipe's write end"));
+  // O_NONBLOCK belongs to the open file, which the child shares through dup2:
+  // set on the read end only.
+  if (fcntl(read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return Status::Unavailable("cannot make a pipe non-blocking: " + ErrorText(errno));
+  }
+  OutputPipe pipe{read_end.get(), write_end.get()};
+  read_end.Release();
+  write_end.Release();
+  return pipe;
+}
+
 Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
   if (ContainsNul(request.command) || ContainsNul(request.cwd) || ContainsNul(request.log_path)) {
     return Status::InvalidInput("command, cwd and log path must not contain NUL characters");
+  }
+  if (request.output_fd >= 0 && !request.log_path.empty()) {
+    return Status::InvalidInput("a spawn takes an output descriptor or a log path, not both");
   }
   std::vector<std::string> arguments = {"sh", "-c", request.command};
   std::vector<char*> argv = PointersTo(arguments);
@@ -329,15 +365,16 @@ Result<pid_t> SpawnProcessGroup(const SpawnRequest& request) {
 
   Result<int> stdin_fd = NullInput();
   if (!stdin_fd.ok()) return stdin_fd.status();
-  FileDescriptor output_fd;
-  BATON_RETURN_IF_ERROR(OpenLogFile(request.log_path, output_fd));
+  FileDescriptor opened_output;
+  if (request.output_fd < 0) BATON_RETURN_IF_ERROR(OpenLogFile(request.log_path, opened_output));
+  const int output_fd = request.output_fd >= 0 ? request.output_fd : opened_output.get();
 
   ChildContext context;
   context.argv = argv.data();
   context.envp = envp.data();
   context.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
   context.stdin_fd = *stdin_fd;
-  context.output_fd = output_fd.get();
+  context.output_fd = output_fd;
   context.die_with_parent = request.die_with_parent;
   context.parent_pid = getpid();
   context.default_action.sa_handler = SIG_DFL;

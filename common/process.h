@@ -22,6 +22,10 @@ struct SpawnRequest {
   std::string cwd;                         // empty: the caller's
   // stdout and stderr are appended here (parent folders created); empty: /dev/null.
   std::string log_path;
+  // When set (>= 0), stdout and stderr are this descriptor instead, and log_path
+  // must be empty: the write end of a pipe the caller reads, say. It stays open,
+  // the caller's to close.
+  int output_fd = -1;
   // The kernel ties the death signal to the spawning *thread*: spawn from a
   // thread that lives as long as the process (the event loop's), or the task is
   // killed when that thread ends.
@@ -35,6 +39,19 @@ struct SpawnRequest {
 // an error here ("cannot chdir to '/nope': No such file or directory"), not an
 // exit code later.
 Result<pid_t> SpawnProcessGroup(const SpawnRequest& request);
+
+// Opens `path` to append to (created 0644 with its missing folders), close-on-exec
+// and above the standard streams. The error names the file and the reason.
+Result<int> OpenFileToAppend(const std::string& path);
+
+// A pipe for a child's output: both ends close-on-exec and above the standard
+// streams, the read end non-blocking (the write end blocks, as a task expects of
+// its stdout).
+struct OutputPipe {
+  int read_end = -1;
+  int write_end = -1;
+};
+Result<OutputPipe> OpenOutputPipe();
 
 // Sends `signal` to every process in the group; false when the group is gone.
 bool SignalProcessGroup(pid_t process_group, int signal);

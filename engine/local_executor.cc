@@ -1,6 +1,7 @@
 // The local executor: each try runs as a process group of its own, spawned
 // synchronously by Launch, timed by a steady timer, and reaped on SIGCHLD from
-// the event loop.
+// the event loop. A try's output reaches its log file through the loop too
+// (TryOutput): the loop must keep turning for a chatty task to go on writing.
 #include "engine/local_executor.h"
 
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "common/process.h"
+#include "engine/try_output.h"
 
 namespace baton {
 namespace {
@@ -28,12 +30,27 @@ namespace asio = boost::asio;
 constexpr Duration kKillGrace = std::chrono::seconds(5);
 constexpr char kTryMarkerName[] = "BATON_TRY_MARKER";
 
+// Watches a TryOutput's read end on the loop. The descriptor stays the
+// TryOutput's: it is handed back, not closed, when the watch ends.
+class OutputWatch {
+ public:
+  OutputWatch(asio::io_context& io, int fd) : descriptor_(io, fd) {}
+  ~OutputWatch() { descriptor_.release(); }
+  asio::posix::stream_descriptor& descriptor() { return descriptor_; }
+
+ private:
+  asio::posix::stream_descriptor descriptor_;
+};
+
 struct RunningTry {
   uint64_t serial = 0;  // tells this try from a later one that gets the same pid
   TaskInstanceKey key;
   int try_number = 0;
   bool timed_out = false;
   std::unique_ptr<asio::steady_timer> timer;  // the timeout, then the kill grace
+  // Declared in this order so that the watch ends before the pipe it watches.
+  std::unique_ptr<TryOutput> output;          // null: no log path, output to /dev/null
+  std::unique_ptr<OutputWatch> output_watch;  // null once the pipe has reached its end
 };
 
 std::string TryMarkerValue(const TaskInstanceKey& key, int try_number) {
@@ -73,8 +90,18 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     // Set last, so a task's own env cannot hide the try from a later search.
     request.env[kTryMarkerName] = TryMarkerValue(launch.key, launch.try_number);
     request.cwd = launch.cwd;
-    request.log_path = launch.log_path;
+    std::unique_ptr<TryOutput> output;
+    if (!launch.log_path.empty()) {
+      auto opened = TryOutput::Open(launch.log_path);
+      if (!opened.ok()) {
+        return opened.status().WithContext("cannot start " +
+                                           DescribeTry(launch.key, launch.try_number));
+      }
+      output = std::move(opened).value();
+      request.output_fd = output->write_end();
+    }
     Result<pid_t> pid = SpawnProcessGroup(request);
+    if (output) output->CloseWriteEnd();
     if (!pid.ok()) {
       return pid.status().WithContext("cannot start " + DescribeTry(launch.key, launch.try_number));
     }
@@ -87,6 +114,11 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
       entry.timer = std::make_unique<asio::steady_timer>(io_);
       entry.timer->expires_after(*launch.timeout);
       WaitForTimer(*pid, entry);
+    }
+    if (output) {
+      entry.output = std::move(output);
+      entry.output_watch = std::make_unique<OutputWatch>(io_, entry.output->read_end());
+      WaitForOutput(*pid, entry);
     }
     PostToLoop(
         [key = launch.key, try_number = launch.try_number, pid = *pid](LocalExecutorState& self) {
@@ -161,6 +193,31 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     });
   }
 
+  // Requires mutex_. The pipe is drained to empty before each wait: the loop
+  // watches it edge-triggered, so only new output wakes it.
+  void WaitForOutput(pid_t pid, RunningTry& entry) {
+    entry.output_watch->descriptor().async_wait(
+        asio::posix::descriptor_base::wait_read,
+        [weak = weak_from_this(), pid,
+         serial = entry.serial](const boost::system::error_code& error) {
+          if (error) return;
+          if (auto self = weak.lock()) self->OnOutput(pid, serial);
+        });
+  }
+
+  void OnOutput(pid_t pid, uint64_t serial) {
+    std::lock_guard lock(mutex_);
+    auto found = running_.find(pid);
+    if (closed_ || found == running_.end() || found->second.serial != serial) return;
+    RunningTry& entry = found->second;
+    if (!entry.output_watch) return;
+    if (entry.output->Drain()) {
+      WaitForOutput(pid, entry);
+    } else {
+      entry.output_watch.reset();
+    }
+  }
+
   void OnChildrenExited() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
@@ -173,6 +230,10 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     for (const ExitedChild& child : exited) {
       auto found = running_.find(child.pid);
       if (found == running_.end()) continue;
+      // What the try wrote before it ended is in the pipe now: into the log
+      // before the end is reported. A process it left behind that still holds
+      // the pipe, outside its group, writes to a closed pipe from here on.
+      if (found->second.output) found->second.output->Drain();
       TaskOutcome outcome;
       outcome.key = found->second.key;
       outcome.try_number = found->second.try_number;

@@ -411,6 +411,23 @@ class AgentTest(BatonTestCase):
         self.assertEqual(cluster.run_ok("tasks", "log", "web", run_id, "talk").stdout,
                          "a line from the agent\n")
 
+    def test_a_silent_try_makes_no_log_file_and_tasks_log_says_it_wrote_nothing(self):
+        cluster = self.cluster()
+        run_id = cluster.trigger_solo_dag("quiet", "hush")
+        cluster.queue_try("quiet", run_id, "hush", 1, "true")
+        cluster.start_agent("a1")
+        cluster.wait_for_task_state("quiet", run_id, "hush", "success")
+        self.assertFalse(os.path.exists(os.path.join(cluster.logs_folder, "quiet", run_id, "hush")))
+        endpoint = cluster.agent_job("a1")["endpoint"]
+        self.assertEqual(http_get(endpoint, log_path("quiet", run_id, "hush", 1))[0], 404)
+
+        # On this host, and on one whose logs folder is elsewhere (fetched from the agent).
+        other = cluster.config_with("other-host.toml", core={"logs_folder": "other-logs"})
+        for config in ([], ["--config", other]):
+            result = cluster.run_ok(*config, "tasks", "log", "quiet", run_id, "hush")
+            self.assertEqual(result.stdout, "")
+            self.assertIn(f"try 1 of task quiet/{run_id}/hush wrote no output", result.stderr)
+
     def test_start_up_errors_are_clear_and_exit_non_zero(self):
         cluster = self.cluster()
         taken = socket.socket()

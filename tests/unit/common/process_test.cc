@@ -2,6 +2,7 @@
 // process groups, death with the parent, and finding leftovers through /proc.
 #include "common/process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -160,6 +161,34 @@ TEST_F(ProcessTest, SetsEnvironmentOnTopOfTheCallers) {
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->exit_code, 0);
   EXPECT_EQ(ReadFile(Log()), "inherited new a b=c 1\n");
+}
+
+TEST_F(ProcessTest, WritesToTheGivenDescriptorThroughABlockingPipe) {
+  Result<OutputPipe> pipe = OpenOutputPipe();
+  ASSERT_TRUE(pipe.ok()) << pipe.status().message();
+  EXPECT_GT(pipe->read_end, STDERR_FILENO);
+  EXPECT_GT(pipe->write_end, STDERR_FILENO);
+  EXPECT_NE(fcntl(pipe->read_end, F_GETFL) & O_NONBLOCK, 0);
+  // The task's end blocks: a task writing more than the pipe holds waits for
+  // the reader rather than failing with EAGAIN.
+  EXPECT_EQ(fcntl(pipe->write_end, F_GETFL) & O_NONBLOCK, 0);
+  SpawnRequest request;
+  request.command = "echo out; echo err >&2";
+  request.output_fd = pipe->write_end;
+  pid_t pid = Spawn(request);
+  close(pipe->write_end);
+  ASSERT_TRUE(WaitForExit(pid).has_value());
+  std::string output;
+  char buffer[256];
+  ssize_t count = 0;
+  while ((count = read(pipe->read_end, buffer, sizeof buffer)) > 0) output.append(buffer, count);
+  close(pipe->read_end);
+  EXPECT_EQ(output, "out\nerr\n");
+
+  request.log_path = Log();
+  Result<pid_t> both = SpawnProcessGroup(request);
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.status().code(), Status::Code::kInvalidInput);
 }
 
 TEST_F(ProcessTest, RejectsAnInvalidEnvironmentName) {

@@ -1,6 +1,7 @@
 // Tests for the local executor on a real io_context with real processes: exit
 // codes, many concurrent tries, timeouts that kill a whole process tree,
-// shutdown with and without grace, refused launches, and the try marker.
+// shutdown with and without grace, refused launches, the try marker, and the
+// output that reaches the log file through the loop.
 #include "engine/local_executor.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -25,7 +27,6 @@ namespace {
 using std::chrono::steady_clock;
 using testing::IsRunning;
 using testing::ReadFile;
-using testing::WaitForPid;
 
 constexpr auto kDeadline = std::chrono::seconds(20);
 
@@ -75,6 +76,19 @@ class LocalExecutorTest : public ::testing::Test {
       if (io_.stopped()) io_.restart();
     }
     return true;
+  }
+
+  // The pid a try printed on the first line of its log, read while the loop
+  // runs: the loop moves the output into the file.
+  std::optional<pid_t> PidInLog(const std::string& task_id, int try_number) {
+    std::optional<pid_t> pid;
+    RunUntil([&] {
+      const std::string text = ReadFile(LogPath(task_id, try_number));
+      if (!text.ends_with('\n')) return false;  // not written, or not to the end yet
+      pid = std::stoi(text);
+      return true;
+    });
+    return pid;
   }
 
   // Shuts the executor down and runs the loop until `done` was called and
@@ -194,8 +208,7 @@ TEST_F(LocalExecutorTest, TimeoutKillsTheWholeProcessTree) {
 
 TEST_F(LocalExecutorTest, KillsWhatAFinishedTryLeftBehind) {
   ASSERT_TRUE(executor_->Launch(MakeLaunch("forks", 1, "sleep 300 & echo $!")).ok());
-  // The try runs whether or not the loop does; only its callbacks wait for it.
-  std::optional<pid_t> grandchild = WaitForPid(LogPath("forks", 1), kDeadline);
+  std::optional<pid_t> grandchild = PidInLog("forks", 1);
   ASSERT_TRUE(grandchild.has_value());
   ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
   EXPECT_EQ(finished_[0].exit_code, 0);
@@ -264,13 +277,56 @@ TEST_F(LocalExecutorTest, TaskSeesItsTryMarker) {
 
 TEST_F(LocalExecutorTest, DestroyingTheExecutorKillsRunningTries) {
   ASSERT_TRUE(executor_->Launch(MakeLaunch("orphan", 1, "sleep 300 & echo $!; sleep 300")).ok());
-  std::optional<pid_t> grandchild = WaitForPid(LogPath("orphan", 1), kDeadline);
+  std::optional<pid_t> grandchild = PidInLog("orphan", 1);
   ASSERT_TRUE(grandchild.has_value());
   ASSERT_TRUE(RunUntil([&] { return started_.size() == 1; }));
   pid_t leader = started_[0].pid;
   executor_.reset();
   EXPECT_FALSE(IsRunning(leader));
   EXPECT_TRUE(RunUntil([&] { return !IsRunning(*grandchild); }));
+}
+
+TEST_F(LocalExecutorTest, ASilentTryMakesNoLogFile) {
+  ASSERT_TRUE(executor_->Launch(MakeLaunch("silent", 1, "true")).ok());
+  ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
+  EXPECT_EQ(finished_[0].exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(LogPath("silent", 1)));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(LogPath("silent", 1)).parent_path()));
+}
+
+TEST_F(LocalExecutorTest, TheLogHoldsAllOutputWhenTheEndIsReported) {
+  // More than a pipe holds (64 KiB), from the shell and a child, on stdout
+  // and stderr, ending just before the exit: all of it must be in the file by
+  // the time the end is reported.
+  ASSERT_TRUE(executor_
+                  ->Launch(MakeLaunch("chatty", 2,
+                                      "head -c 300000 /dev/zero | tr '\\0' x; echo; "
+                                      "echo to-stderr >&2; printf last"))
+                  .ok());
+  ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
+  EXPECT_EQ(finished_[0].exit_code, 0);
+  const std::string log = ReadFile(LogPath("chatty", 2));
+  EXPECT_EQ(log, std::string(300000, 'x') + "\nto-stderr\nlast");
+}
+
+TEST_F(LocalExecutorTest, OutputAppendsToAnExistingLog) {
+  // A message written before the try started (by an agent that failed to start
+  // it earlier, say) stays at the top.
+  std::filesystem::create_directories(std::filesystem::path(LogPath("again", 1)).parent_path());
+  { std::ofstream(LogPath("again", 1)) << "earlier\n"; }
+  ASSERT_TRUE(executor_->Launch(MakeLaunch("again", 1, "echo now")).ok());
+  ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
+  EXPECT_EQ(ReadFile(LogPath("again", 1)), "earlier\nnow\n");
+}
+
+TEST_F(LocalExecutorTest, AnUnwritableLogDropsTheOutputButNotTheTry) {
+  // The log's folder cannot be made (a file stands where it would go): the try
+  // still runs to its end, and a full pipe does not block it.
+  std::filesystem::create_directories(folder_ / "logs");
+  { std::ofstream(folder_ / "logs" / "blocked") << "a file, not a folder\n"; }
+  ASSERT_TRUE(executor_->Launch(MakeLaunch("blocked", 1, "head -c 300000 /dev/zero; exit 3")).ok());
+  ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
+  EXPECT_EQ(finished_[0].exit_code, 3);
 }
 
 }  // namespace
