@@ -1,6 +1,7 @@
 // The Redis executor: a sender thread that pushes task messages in batches (one
 // pipeline per wake-up) and checks that queued tries still have their message,
-// and a listener thread that pops instance events and hands them to the loop.
+// and a listener thread that pops instance events (BLMPOP, or BLPOP before
+// Redis 7) and hands them to the loop.
 #include "engine/redis_executor.h"
 
 #include <spdlog/spdlog.h>
@@ -30,8 +31,8 @@ namespace asio = boost::asio;
 
 // Values per LPUSH, so one command never grows without bound.
 constexpr size_t kMessagesPerPush = 1000;
-// Events taken per LPOP after a BLPOP returned one, so a burst costs few round
-// trips and one post to the loop.
+// Events taken per pop, so a burst costs few round trips and one post to the
+// loop.
 constexpr int kEventsPerPop = 1000;
 constexpr Duration kFirstRetryDelay = std::chrono::milliseconds(100);
 constexpr Duration kMaxRetryDelay = std::chrono::seconds(5);
@@ -320,14 +321,7 @@ class RedisExecutor : public Executor {
     while (!Stopping()) {
       std::vector<std::string> events;
       Status status = Connect(client, &listener_client_);
-      if (status.ok()) {
-        Result<RedisReply> popped = client->Command({"BLPOP", events_key_, wait}, call_timeout);
-        status = popped.status();
-        if (popped.ok() && popped->elements.size() == 2) {
-          events.push_back(std::move(popped->elements[1].text));
-          status = DrainEvents(*client, call_timeout, &events);
-        }
-      }
+      if (status.ok()) status = PopEvents(*client, wait, call_timeout, &events);
       Deliver(events);
       if (status.ok()) {
         if (failing) spdlog::info("Redis executor: reading instance events from Redis again");
@@ -349,9 +343,41 @@ class RedisExecutor : public Executor {
     ThreadEnded();
   }
 
-  // Takes the events that arrived with the first one, a batch at a time. With
-  // the BLPOP's `timeout`, so that the connection's socket timeout is set once
-  // rather than twice per wake-up.
+  // Waits up to `wait` for events and takes what has arrived. BLMPOP (Redis 7)
+  // blocks and takes a burst in one round trip; an older Redis refuses it, and
+  // BLPOP, then LPOP for the rest of the burst, take its place from then on.
+  Status PopEvents(RedisClient& client, const std::string& wait, Duration timeout,
+                   std::vector<std::string>* events) {
+    const std::string count = std::to_string(kEventsPerPop);
+    if (multi_pop_) {
+      Result<RedisReply> popped =
+          client.Command({"BLMPOP", wait, "1", events_key_, "LEFT", "COUNT", count}, timeout);
+      if (popped.ok()) {
+        if (popped->elements.size() != 2) return Status::Ok();  // nil: none came
+        for (RedisReply& event : popped->elements[1].elements) {
+          events->push_back(std::move(event.text));
+        }
+        if (events->size() < static_cast<size_t>(kEventsPerPop)) return Status::Ok();
+        return DrainEvents(client, timeout, events);
+      }
+      if (popped.status().code() != Status::Code::kInternal ||
+          popped.status().message().find("unknown command") == std::string::npos) {
+        return popped.status();
+      }
+      spdlog::info(
+          "Redis executor: this Redis has no BLMPOP (it came with 7.0); reading events "
+          "with BLPOP and LPOP");
+      multi_pop_ = false;
+    }
+    Result<RedisReply> popped = client.Command({"BLPOP", events_key_, wait}, timeout);
+    if (!popped.ok() || popped->elements.size() != 2) return popped.status();
+    events->push_back(std::move(popped->elements[1].text));
+    return DrainEvents(client, timeout, events);
+  }
+
+  // Takes the events that arrived with the first ones, a batch at a time. With
+  // the blocking pop's `timeout`, so that the connection's socket timeout is set
+  // once rather than twice per wake-up.
   Status DrainEvents(RedisClient& client, Duration timeout, std::vector<std::string>* events) {
     const std::string count = std::to_string(kEventsPerPop);
     while (true) {
@@ -387,6 +413,7 @@ class RedisExecutor : public Executor {
   const RedisExecutorOptions options_;
   const std::string events_key_;
 
+  bool multi_pop_ = true;  // the listener's: BLMPOP until Redis refuses it
   std::atomic<size_t> unsent_{0};
   std::mutex mutex_;
   std::condition_variable send_wake_;

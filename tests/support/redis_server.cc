@@ -97,6 +97,9 @@ Status RedisServer::StartOnce() {
     args.push_back("--requirepass");
     args.push_back(options_.password);
   }
+  for (const std::string& command : options_.missing_commands) {
+    args.insert(args.end(), {"--rename-command", command, ""});
+  }
   // Redis writes its own log (--logfile); its stdout and stderr say nothing more.
   auto pid = SpawnServer(args, "/dev/null");
   if (!pid.ok()) return pid.status();

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "tests/support/temp_folder.h"
@@ -19,6 +20,9 @@ class RedisServer {
   struct Options {
     std::string password;      // non-empty: requirepass
     bool persistence = false;  // true: appendonly, so data survives a restart
+    // Commands the server refuses as unknown (renamed away), to stand for an
+    // older Redis that lacks them.
+    std::vector<std::string> missing_commands = {};
   };
 
   // Whether a redis-server binary is on $PATH (or in the usual bin and sbin folders).

@@ -66,10 +66,11 @@ class RedisExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     BATON_SKIP_WITHOUT_REDIS_SERVER();
-    Status started = server_.Start();
+    server_ = std::make_unique<RedisServer>(ServerOptions());
+    Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.message();
     RedisOptions options;
-    options.url = server_.Url();
+    options.url = server_->Url();
     options.connect_timeout = milliseconds(500);
     options.command_timeout = milliseconds(2000);
     Result<std::unique_ptr<RedisClient>> client = ConnectRedis(options);
@@ -84,6 +85,8 @@ class RedisExecutorTest : public ::testing::Test {
     callbacks.on_finished = [this](const TaskOutcome&) { ++unexpected_calls_; };
     executor_ = MakeRedisExecutor(io_, callbacks, executor_options_);
   }
+
+  virtual RedisServer::Options ServerOptions() const { return {}; }
 
   void TearDown() override {
     executor_.reset();
@@ -164,7 +167,7 @@ class RedisExecutorTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return executor_->RunningCount() == 0; }));
   }
 
-  RedisServer server_;
+  std::unique_ptr<RedisServer> server_;
   std::unique_ptr<RedisClient> redis_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
@@ -235,6 +238,33 @@ TEST_F(RedisExecutorTest, EventsArriveThroughOnChangedInOrder) {
   EXPECT_EQ(Length(events), 0u);
 }
 
+// Before Redis 7 there is no BLMPOP: the listener falls back to BLPOP and LPOP.
+class RedisExecutorOnOlderRedisTest : public RedisExecutorTest {
+ protected:
+  RedisServer::Options ServerOptions() const override {
+    RedisServer::Options options;
+    options.missing_commands = {"BLMPOP"};
+    return options;
+  }
+};
+
+TEST_F(RedisExecutorOnOlderRedisTest, EventsStillArriveInOrder) {
+  Result<RedisReply> refused = redis_->Command({"BLMPOP", "0.1", "1", "x", "LEFT"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("unknown command"), std::string::npos)
+      << refused.status().message();
+  const std::string events = RedisEventsKey(kPrefix);
+  std::vector<std::string> push = {"RPUSH", events};
+  for (int i = 0; i < 1500; ++i) push.push_back(EncodeInstanceEvent(MakeInstance(i)));
+  ASSERT_TRUE(redis_->Command(push).ok());
+  ASSERT_TRUE(RunLoopUntil([&] { return changed_.size() >= 1500; })) << changed_.size();
+  ASSERT_TRUE(redis_->Command({"RPUSH", events, EncodeInstanceEvent(MakeInstance(1500))}).ok());
+  ASSERT_TRUE(RunLoopUntil([&] { return changed_.size() >= 1501; }));
+  ASSERT_EQ(changed_.size(), 1501u);
+  for (int i = 0; i <= 1500; ++i) ASSERT_EQ(changed_[i].key, MakeInstance(i).key) << i;
+  EXPECT_EQ(Length(events), 0u);
+}
+
 TEST_F(RedisExecutorTest, ABurstOfEventsReachesTheLoopInOneHandler) {
   std::vector<std::string> push = {"RPUSH", RedisEventsKey(kPrefix)};
   for (int i = 0; i < 500; ++i) push.push_back(EncodeInstanceEvent(MakeInstance(i)));
@@ -270,7 +300,7 @@ TEST_F(RedisExecutorTest, EnsureQueuedPushesAgainExactlyTheLostMessages) {
   ASSERT_TRUE(WaitFor([&] { return Length(QueueKey()) + Length(QueueKey("other")) == 6; }));
 
   // Redis loses everything; two messages come back as if never lost.
-  Status flushed = server_.FlushByRestart();
+  Status flushed = server_->FlushByRestart();
   ASSERT_TRUE(flushed.ok()) << flushed.message();
   Push(QueueKey(), EncodeTaskMessage(launches[0]));
   Push(QueueKey("other"), EncodeTaskMessage(launches[1]));
@@ -327,12 +357,12 @@ TEST_F(RedisExecutorTest, AnotherTryOfTheSameTaskDoesNotCountAsPresent) {
 }
 
 TEST_F(RedisExecutorTest, MessagesWaitThroughAnOutageAndArriveAfterIt) {
-  server_.Stop();
+  server_->Stop();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(executor_->Launch(MakeLaunch(i)).ok());
   EXPECT_EQ(executor_->RunningCount(), 10u);
   std::this_thread::sleep_for(milliseconds(300));  // a few failed attempts
   EXPECT_EQ(executor_->RunningCount(), 10u);
-  Status restarted = server_.Start();
+  Status restarted = server_->Start();
   ASSERT_TRUE(restarted.ok()) << restarted.message();
   ASSERT_TRUE(WaitFor([&] { return executor_->RunningCount() == 0; }));
   std::vector<std::string> expected;
@@ -344,7 +374,7 @@ TEST_F(RedisExecutorTest, EventsFlowAgainAfterARestart) {
   const std::string events = RedisEventsKey(kPrefix);
   ASSERT_TRUE(redis_->Command({"RPUSH", events, EncodeInstanceEvent(MakeInstance(1))}).ok());
   ASSERT_TRUE(RunLoopUntil([&] { return changed_.size() == 1; }));
-  Status restarted = server_.FlushByRestart();
+  Status restarted = server_->FlushByRestart();
   ASSERT_TRUE(restarted.ok()) << restarted.message();
   Result<RedisReply> pushed =
       redis_->Command({"RPUSH", events, EncodeInstanceEvent(MakeInstance(2))});
@@ -382,7 +412,7 @@ TEST_F(RedisExecutorTest, ShutdownSendsWhatIsPendingWhenRedisAnswers) {
 }
 
 TEST_F(RedisExecutorTest, ShutdownDuringAnOutageIsPrompt) {
-  server_.Stop();
+  server_->Stop();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(executor_->Launch(MakeLaunch(i)).ok());
   std::this_thread::sleep_for(milliseconds(200));
   bool done = false;
@@ -400,7 +430,7 @@ TEST_F(RedisExecutorTest, DestructionIsPromptWithRedisUpOrDown) {
   executor_.reset();
   EXPECT_LT(steady_clock::now() - start, milliseconds(900));
 
-  server_.Stop();
+  server_->Stop();
   executor_ = MakeRedisExecutor(io_, {}, executor_options_);
   ASSERT_TRUE(executor_->Launch(MakeLaunch(1)).ok());
   std::this_thread::sleep_for(milliseconds(200));
