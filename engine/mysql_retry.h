@@ -85,24 +85,30 @@ Result<bool> ReadBackCommit(MySqlConnection& connection, MySqlRetryPolicy& polic
                              last_problem);
 }
 
-// Runs `body` inside START TRANSACTION ... COMMIT, again from the start when a
-// deadlock, a lock wait timeout or a lost connection ended it before COMMIT.
-// When the reply to COMMIT is lost, `applied(result)` reads back whether it
-// applied: true keeps `result`; false runs the transaction again.
+// Runs `body` as one transaction, again from the start when a deadlock, a lock
+// wait timeout or a lost connection ended it before it committed. With
+// `if_applied` null the body runs inside START TRANSACTION ... COMMIT;
+// otherwise it is one statement, a transaction by itself (autocommit), and
+// `*if_applied` is what it returns when it applied. When the reply to what
+// commits (COMMIT, or the statement) is lost, `applied(result)` reads back
+// whether it applied: true keeps `result`, false runs the transaction again.
 template <typename Body, typename Applied>
-auto RunTransaction(MySqlConnection& connection, Body body, Applied applied) -> decltype(body()) {
+auto RunCommitting(MySqlConnection& connection, Body body, Applied applied,
+                   const decltype(body())* if_applied) -> decltype(body()) {
   using Outcome = decltype(body());
+  const bool explicit_transaction = if_applied == nullptr;
   MySqlRetryPolicy policy(connection.options().connect_timeout);
   for (;;) {
     connection.ResetFailure();
     Status status = connection.Connect();
-    if (status.ok()) status = connection.Execute("START TRANSACTION");
+    if (status.ok() && explicit_transaction) status = connection.Execute("START TRANSACTION");
     std::optional<Outcome> result;
     bool commit_sent = false;
     if (status.ok()) {
+      commit_sent = !explicit_transaction;
       result.emplace(body());
       status = StatusOf(*result);
-      if (status.ok()) {
+      if (status.ok() && explicit_transaction) {
         commit_sent = true;
         status = connection.Execute("COMMIT");
       }
@@ -110,19 +116,34 @@ auto RunTransaction(MySqlConnection& connection, Body body, Applied applied) -> 
     if (status.ok()) return std::move(*result);
     const MySqlFailure failure = connection.last_failure();
     if (commit_sent && failure == MySqlFailure::kConnectionLost) {
-      Result<bool> committed = ReadBackCommit(connection, policy, applied, *result);
+      const Outcome& pending = explicit_transaction ? *result : *if_applied;
+      Result<bool> committed = ReadBackCommit(connection, policy, applied, pending);
       if (!committed.ok()) return committed.status();
-      if (*committed) return std::move(*result);
+      if (*committed) return Outcome(pending);
       continue;
     }
     if (failure == MySqlFailure::kConnectionLost) {
       connection.Close();
-    } else if (connection.connected()) {
+    } else if (connection.connected() && explicit_transaction) {
       // A failure of the rollback itself shows in the next attempt.
       (void)connection.Execute("ROLLBACK");
     }
     if (!policy.WaitBeforeRetry(failure)) return status;
   }
+}
+
+// Runs `body` inside START TRANSACTION ... COMMIT (RunCommitting).
+template <typename Body, typename Applied>
+auto RunTransaction(MySqlConnection& connection, Body body, Applied applied) -> decltype(body()) {
+  return RunCommitting(connection, body, applied, static_cast<const decltype(body())*>(nullptr));
+}
+
+// Runs `body`, one statement, as a transaction by itself (RunCommitting);
+// `if_applied` is what it returns when it applied.
+template <typename Body, typename Applied>
+auto RunSingleStatement(MySqlConnection& connection, Body body, Applied applied,
+                        const decltype(body())& if_applied) -> decltype(body()) {
+  return RunCommitting(connection, body, applied, &if_applied);
 }
 
 }  // namespace baton

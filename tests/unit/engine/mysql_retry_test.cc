@@ -164,6 +164,56 @@ TEST_F(MySqlTransactionTest, LostCommitThatAppliedKeepsItsResult) {
   EXPECT_TRUE(CounterIs(1).value());
 }
 
+TEST_F(MySqlTransactionTest, LostSingleStatementThatDidNotApplyRunsAgain) {
+  int runs = 0;
+  int asked = 0;
+  Result<int> result = RunSingleStatement(
+      *connection_,
+      [&]() -> Result<int> {
+        // The connection is gone before the statement reaches the server.
+        if (++runs == 1) BATON_RETURN_IF_ERROR(KillConnections());
+        BATON_RETURN_IF_ERROR(Increment());
+        return 1;
+      },
+      [&](const Result<int>& if_applied) -> Result<bool> {
+        ++asked;
+        EXPECT_EQ(*if_applied, 7);
+        return CounterIs(1);
+      },
+      Result<int>(7));
+  ASSERT_TRUE(IsOk(result));
+  EXPECT_EQ(*result, 1);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(CounterIs(1).value());
+}
+
+TEST_F(MySqlTransactionTest, LostSingleStatementThatAppliedGivesTheAppliedResult) {
+  int runs = 0;
+  int asked = 0;
+  Result<int> result = RunSingleStatement(
+      *connection_,
+      [&]() -> Result<int> {
+        ++runs;
+        // Applied (autocommit), then the connection goes before its reply is
+        // read: the next statement stands for that lost reply.
+        BATON_RETURN_IF_ERROR(Increment());
+        BATON_RETURN_IF_ERROR(KillConnections());
+        BATON_RETURN_IF_ERROR(connection_->Execute("DO 1"));
+        return 1;
+      },
+      [&](const Result<int>&) -> Result<bool> {
+        ++asked;
+        return CounterIs(1);
+      },
+      Result<int>(7));
+  ASSERT_TRUE(IsOk(result));
+  EXPECT_EQ(*result, 7);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(CounterIs(1).value());
+}
+
 TEST_F(MySqlTransactionTest, UnknownOutcomeIsUnavailableWhenTheServerStaysDown) {
   Status status = RunTransaction(
       *connection_,
