@@ -184,6 +184,11 @@ Status ShowLog(CliContext& context, const LogOptions& options) {
   // while it is queued.
   const bool not_started =
       try_number == instance->try_number && instance->state == TaskState::kQueued;
+  if (try_number > instance->try_number) {
+    return Status::NotFound("task " + instance->key.ToString() + " has no try " +
+                            std::to_string(try_number) + " (its latest is try " +
+                            std::to_string(instance->try_number) + ")");
+  }
   if (try_number == 0 || not_started) {
     return Status::NotFound(
         "task " + instance->key.ToString() +

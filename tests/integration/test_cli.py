@@ -295,6 +295,26 @@ class RunsAndTasksCommandsTest(BatonTestCase):
         self.assertEqual(rendered_ds, run["logical_date"][:10])
         self.assertEqual(day, "2026-11-23")
 
+    def test_tasks_log_of_a_silent_try_says_it_wrote_no_output(self):
+        home = self.home()
+        home.write_dag("quiet", single_task_dag(home, "quiet", "true"))
+        home.write_dag("loud", single_task_dag(home, "loud", "echo spoken"))
+        home.start_scheduler()
+        home.wait_for_dags("quiet", "loud")
+        for dag_id in ("quiet", "loud"):
+            home.run_ok("dags", "trigger", dag_id, "--run-id", "r1")
+            home.wait_for_run_state(dag_id, "r1", "success")
+        # A log file is made at a try's first byte: the silent try has none.
+        self.assertFalse(os.path.exists(os.path.join(home.logs_folder, "quiet", "r1")))
+        result = home.run_ok("tasks", "log", "quiet", "r1", "only_task")
+        self.assertEqual(result.stdout, "")
+        self.assertIn("try 1 of task quiet/r1/only_task wrote no output", result.stderr)
+        self.assertEqual(home.run_ok("tasks", "log", "loud", "r1", "only_task").stdout, "spoken\n")
+        # A try that never ran is still an error.
+        result = home.run("tasks", "log", "quiet", "r1", "only_task", "--try", "2")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("task quiet/r1/only_task has no try 2 (its latest is try 1)", result.stderr)
+
     def test_tasks_clear_reruns_a_failed_task_with_the_next_try_number(self):
         home = self.home()
         flag = os.path.join(home.root, "let-it-pass")
