@@ -49,6 +49,14 @@ class AgentCluster(Cluster):
         self.write_dag(dag_id, text)
         return self.trigger(dag_id)
 
+    def run_solo_try(self, dag_id, task_id, command, agent="a1"):
+        """Runs one task of a new solo DAG on a new agent to success; returns the run id."""
+        run_id = self.trigger_solo_dag(dag_id, task_id)
+        self.queue_try(dag_id, run_id, task_id, 1, command)
+        self.start_agent(agent)
+        self.wait_for_task_state(dag_id, run_id, task_id, "success")
+        return run_id
+
     def queue_instance(self, dag_id, run_id, task_id, try_number, state="queued", owner=0):
         """Sets the instance as the scheduler does when it queues a try."""
         self.write_sql(
@@ -371,10 +379,7 @@ class AgentTest(BatonTestCase):
 
     def test_health_and_logs_over_http_and_tasks_log_fetches_from_the_agent(self):
         cluster = self.cluster()
-        run_id = cluster.trigger_solo_dag("web", "talk")
-        cluster.queue_try("web", run_id, "talk", 1, 'echo "a line from the agent"')
-        cluster.start_agent("a1")
-        cluster.wait_for_task_state("web", run_id, "talk", "success")
+        run_id = cluster.run_solo_try("web", "talk", 'echo "a line from the agent"')
         job = cluster.agent_job("a1")
         endpoint = job["endpoint"]
 
@@ -413,10 +418,7 @@ class AgentTest(BatonTestCase):
 
     def test_a_silent_try_makes_no_log_file_and_tasks_log_says_it_wrote_nothing(self):
         cluster = self.cluster()
-        run_id = cluster.trigger_solo_dag("quiet", "hush")
-        cluster.queue_try("quiet", run_id, "hush", 1, "true")
-        cluster.start_agent("a1")
-        cluster.wait_for_task_state("quiet", run_id, "hush", "success")
+        run_id = cluster.run_solo_try("quiet", "hush", "true")
         self.assertFalse(os.path.exists(os.path.join(cluster.logs_folder, "quiet", run_id, "hush")))
         endpoint = cluster.agent_job("a1")["endpoint"]
         self.assertEqual(http_get(endpoint, log_path("quiet", run_id, "hush", 1))[0], 404)
