@@ -81,6 +81,62 @@ const std::string& UpdateTaskInstanceSql() {
   return sql;
 }
 
+// Transitions that write the same values into several task instances of one
+// run, from the same state and try (the scheduler marks a new run's tasks
+// scheduled in one batch), go in one UPDATE naming their task ids, up to this
+// many at a time, cut into powers of two as the INSERTs are.
+constexpr size_t kMaxRowsPerUpdate = 32;
+
+const std::string& UpdateTaskInstancesSql(size_t rows) {
+  static const auto statements = [] {
+    std::map<size_t, std::string> sql;
+    for (size_t count = 1; count <= kMaxRowsPerUpdate; count *= 2) {
+      std::string& text = sql[count];
+      text = "UPDATE task_instance SET " + std::string(TaskInstanceRows::kFieldAssignments) +
+             ", updated_at = {now} WHERE dag_id = ? AND run_id = ? AND state = ? AND "
+             "try_number = ? AND task_id IN (";
+      for (size_t row = 0; row < count; ++row) text += row == 0 ? "?" : ", ?";
+      text += ")";
+    }
+    return sql;
+  }();
+  return statements.at(rows);
+}
+
+// What transitions must share to go in one such UPDATE.
+auto SharedUpdateOf(const TaskTransition& transition) {
+  const TaskInstance& ti = transition.updated;
+  return std::make_tuple(ti.key.dag_id, ti.key.run_id, transition.expected_state,
+                         transition.expected_try, ti.state, ti.try_number, ti.start_date,
+                         ti.end_date, ti.exit_code, ti.next_retry_at, ti.pool, ti.priority,
+                         ti.queue, ti.hostname, ti.pid, ti.owner_job_id);
+}
+
+// The groups of two or more transitions that can share an UPDATE, each in key
+// order: transitions of one statement (neither starting nor ending a try), of
+// a task instance no other transition of the batch touches (so their order
+// does not matter), not refused.
+std::vector<std::vector<size_t>> SharedUpdates(const std::vector<TaskTransition>& transitions,
+                                               const std::vector<size_t>& order,
+                                               const std::vector<bool>& refused) {
+  std::map<TaskInstanceKey, int> per_instance;
+  for (const TaskTransition& transition : transitions) ++per_instance[transition.updated.key];
+  std::map<decltype(SharedUpdateOf(transitions[0])), std::vector<size_t>> groups;
+  for (size_t index : order) {
+    const TaskTransition& transition = transitions[index];
+    if (refused[index] || EntersRunning(transition) || LeavesRunning(transition) ||
+        per_instance[transition.updated.key] > 1) {
+      continue;
+    }
+    groups[SharedUpdateOf(transition)].push_back(index);
+  }
+  std::vector<std::vector<size_t>> shared;
+  for (auto& [values, members] : groups) {
+    if (members.size() >= 2) shared.push_back(std::move(members));
+  }
+  return shared;
+}
+
 // An `applied` for a transaction that is harmless to run twice.
 Result<bool> RunAgain(const auto&) { return false; }
 
@@ -428,11 +484,41 @@ Result<std::vector<TaskInstance>> MySqlStore::ListTaskInstancesOfActiveRuns() {
 
 Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
     const std::vector<TaskTransition>& transitions, const std::vector<size_t>& order,
-    std::vector<bool>& refused, bool& restart) {
+    std::vector<bool>& refused, bool& shared, bool& restart) {
   std::vector<bool> applied(transitions.size(), false);
   restart = false;
+  std::vector<bool> done(transitions.size(), false);
+  if (shared) {
+    for (const std::vector<size_t>& group : SharedUpdates(transitions, order, refused)) {
+      for (size_t begin = 0; begin < group.size();) {
+        size_t rows = kMaxRowsPerUpdate;
+        while (rows > group.size() - begin) rows /= 2;
+        const TaskTransition& first = transitions[group[begin]];
+        auto update = Prepare(UpdateTaskInstancesSql(rows));
+        if (!update.ok()) return update.status();
+        TaskInstanceRows::BindFields(**update, first.updated);
+        (*update)->Bind(first.updated.key.dag_id, first.updated.key.run_id,
+                        ToString(first.expected_state), first.expected_try);
+        for (size_t i = begin; i < begin + rows; ++i) {
+          (*update)->Bind(transitions[group[i]].updated.key.task_id);
+        }
+        auto matched = (*update)->Run();
+        if (!matched.ok())
+          return matched.status().WithContext("moving " + std::to_string(rows) + " task instances");
+        if (*matched != static_cast<int>(rows)) {
+          // Some no longer match: which ones, only the row-by-row pass says.
+          // This pass is undone and the batch goes again one row at a time.
+          shared = false;
+          restart = true;
+          return applied;
+        }
+        for (size_t i = begin; i < begin + rows; ++i) applied[group[i]] = done[group[i]] = true;
+        begin += rows;
+      }
+    }
+  }
   for (size_t index : order) {
-    if (refused[index]) continue;
+    if (refused[index] || done[index]) continue;
     const TaskTransition& transition = transitions[index];
     const TaskInstance& ti = transition.updated;
     auto update = Prepare(UpdateTaskInstanceSql());
@@ -532,16 +618,18 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
         committed, if_applied);
   }
   std::vector<bool> refused(transitions.size(), false);
+  bool shared = true;
   return RunTransaction(
       connection_,
       [&]() -> Result<std::vector<bool>> {
         for (;;) {
           BATON_RETURN_IF_ERROR(CheckFencing());
           bool restart = false;
-          auto applied = ApplyTransitionsOnce(transitions, order, refused, restart);
+          auto applied = ApplyTransitionsOnce(transitions, order, refused, shared, restart);
           if (!applied.ok() || !restart) return applied;
-          // A refused start is rare: undo this pass and go again without it,
-          // rather than pay a savepoint per transition.
+          // A refused start, or a shared UPDATE that did not match every row,
+          // is rare: undo this pass and go again without it, rather than pay a
+          // savepoint per statement.
           BATON_RETURN_IF_ERROR(connection_.Execute("ROLLBACK"));
           BATON_RETURN_IF_ERROR(connection_.Execute("START TRANSACTION"));
         }

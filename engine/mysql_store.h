@@ -127,10 +127,13 @@ class MySqlStore final : public Store {
 
   // Within a transaction: the transitions in `order`, except those whose try
   // start was already refused; `refused` gains the next refused start, which
-  // ends this pass (its updates must be rolled back).
+  // ends this pass (its updates must be rolled back). With `shared`, transitions
+  // that write the same values go in shared UPDATEs; one that matches fewer rows
+  // than it names clears `shared` and ends this pass the same way.
   Result<std::vector<bool>> ApplyTransitionsOnce(const std::vector<TaskTransition>& transitions,
                                                  const std::vector<size_t>& order,
-                                                 std::vector<bool>& refused, bool& restart);
+                                                 std::vector<bool>& refused, bool& shared,
+                                                 bool& restart);
   Result<bool> TransitionsCommitted(const std::vector<TaskTransition>& transitions,
                                     const std::vector<bool>& applied);
   Status InsertTaskInstances(const std::vector<TaskInstance>& task_instances);

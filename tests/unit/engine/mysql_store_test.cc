@@ -371,6 +371,65 @@ TEST_F(MySqlStoreTest, LargeBatchesInsertAndMoveEveryRow) {
   EXPECT_EQ(store->GetTaskInstance(batch[6].updated.key)->value().state, TaskState::kScheduled);
 }
 
+TEST_F(MySqlStoreTest, AlikeTransitionsShareUpdatesAndFallBackToRowsWhenOneNoLongerMatches) {
+  const std::string database = NewDatabase();
+  auto store = Open(ConfigFor(database));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->Migrate()));
+  DagRun run = MakeRun("wide", 0);
+  ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 77, TaskState::kNone)).value());
+  auto all = store->ListTaskInstances("etl", "wide");
+  ASSERT_TRUE(IsOk(all));
+  auto batch_from = [&](TaskState to) {
+    std::vector<TaskTransition> batch;
+    for (const TaskInstance& ti : *all) {
+      TaskTransition move{TaskState::kNone, 0, ti};
+      move.updated.state = to;
+      batch.push_back(move);
+    }
+    return batch;
+  };
+  // UPDATE statements the server has run, prepared ones among them.
+  auto updates_so_far = [&]() -> long {
+    auto value = server_->QueryValue(
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'COM_UPDATE'");
+    EXPECT_TRUE(IsOk(value));
+    return value.ok() ? std::stol(*value) : 0;
+  };
+
+  // One row moves on first; the batch still expects it where it was: the
+  // shared UPDATE of its group matches one row less, and the batch is applied
+  // again row by row, with the exact result for each.
+  std::vector<TaskTransition> skip_one = batch_from(TaskState::kSkipped);
+  ASSERT_TRUE(store->ApplyTransitions({skip_one[40]}).value()[0]);
+  std::vector<TaskTransition> batch = batch_from(TaskState::kScheduled);
+  auto applied = store->ApplyTransitions(batch);
+  ASSERT_TRUE(IsOk(applied));
+  std::vector<bool> expected(batch.size(), true);
+  expected[40] = false;
+  EXPECT_EQ(*applied, expected);
+  EXPECT_EQ(store->GetTaskInstance(batch[40].updated.key)->value().state, TaskState::kSkipped);
+  for (size_t i : {size_t{0}, size_t{39}, size_t{41}, size_t{76}}) {
+    EXPECT_EQ(store->GetTaskInstance(batch[i].updated.key)->value().state, TaskState::kScheduled);
+  }
+
+  // All matching: a handful of UPDATEs (64 + 8 + 4 + 1 ids), not one per row.
+  for (TaskTransition& move : batch) {
+    move.expected_state = TaskState::kScheduled;
+    move.updated.state = TaskState::kNone;
+  }
+  batch.erase(batch.begin() + 40);
+  const long before = updates_so_far();
+  applied = store->ApplyTransitions(batch);
+  ASSERT_TRUE(IsOk(applied));
+  EXPECT_EQ(*applied, std::vector<bool>(batch.size(), true));
+  EXPECT_LE(updates_so_far() - before, 10);
+  for (const TaskTransition& move : batch) {
+    EXPECT_EQ(store->GetTaskInstance(move.updated.key)->value().state, TaskState::kNone);
+  }
+}
+
 TEST_F(MySqlStoreTest, ReconnectsAfterItsConnectionIsKilled) {
   UseOwnServer();
   auto store = StoreWithRun("run1", 3);
