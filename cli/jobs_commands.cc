@@ -1,6 +1,7 @@
 // `baton jobs check`: is a scheduler alive, by its heartbeat in the store? The
 // failover controller and health checks ask this through the exit status.
-// `baton jobs list`: the daemons (schedulers, agents) that have not ended.
+// `baton jobs list`: the daemons (schedulers, agents) that have not ended, each
+// alive or stale by its heartbeat (a daemon killed with -9 never ends its row).
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
@@ -32,11 +33,17 @@ Status ListJobs(CliContext& context, const ListOptions& options) {
     if (!jobs.ok()) return jobs.status();
     listed.insert(listed.end(), jobs->begin(), jobs->end());
   }
+  // The threshold the scheduler judges agents by, and `jobs check` schedulers.
+  const Duration threshold = context.config().scheduler.health_threshold;
+  auto state_of = [&](const JobRecord& job) {
+    return job.heartbeat_age < threshold ? "alive" : "stale";
+  };
   if (options.json) {
     Json out = Json::array();
     for (const JobRecord& job : listed) {
       out.push_back({{"id", job.id},
                      {"kind", job.kind},
+                     {"state", state_of(job)},
                      {"name", job.name},
                      {"hostname", job.hostname},
                      {"pid", job.pid},
@@ -50,11 +57,12 @@ Status ListJobs(CliContext& context, const ListOptions& options) {
     PrintJson(out);
     return Status::Ok();
   }
-  Table table({"ID", "KIND", "NAME", "HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT AGE"});
+  Table table({"ID", "KIND", "STATE", "NAME", "HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT AGE"});
   for (const JobRecord& job : listed) {
-    table.AddRow({std::to_string(job.id), job.kind, job.name.empty() ? "-" : job.name, job.hostname,
-                  std::to_string(job.pid), job.queues.empty() ? "-" : job.queues,
-                  std::to_string(job.running_count), FormatDuration(job.heartbeat_age)});
+    table.AddRow({std::to_string(job.id), job.kind, state_of(job),
+                  job.name.empty() ? "-" : job.name, job.hostname, std::to_string(job.pid),
+                  job.queues.empty() ? "-" : job.queues, std::to_string(job.running_count),
+                  FormatDuration(job.heartbeat_age)});
   }
   table.Print(std::cout);
   return Status::Ok();

@@ -408,9 +408,13 @@ class JobsCheckTest(BatonTestCase):
         home.start_scheduler(wait_ready=False)
         home.wait_until(lambda: home.run("jobs", "check").returncode == 0, 10,
                         "jobs check to see the scheduler")
+        self.assertEqual([j["state"] for j in home.run_json("jobs", "list", "--json")], ["alive"])
         home.kill_scheduler()
         home.wait_until(lambda: home.run("jobs", "check").returncode == 1, 6,
                         "jobs check to fail once the heartbeat is stale")
+        # The row of a scheduler killed with -9 stays, shown stale.
+        self.assertEqual([j["state"] for j in home.run_json("jobs", "list", "--json")], ["stale"])
+        self.assertIn("stale", home.run_ok("jobs", "list").stdout)
 
 
 class SchedulerCommandTest(BatonTestCase):
