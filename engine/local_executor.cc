@@ -118,12 +118,13 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     if (output) {
       entry.output = std::move(output);
       entry.output_watch = std::make_unique<OutputWatch>(io_, entry.output->read_end());
-      WaitForOutput(*pid, entry);
     }
-    PostToLoop(
-        [key = launch.key, try_number = launch.try_number, pid = *pid](LocalExecutorState& self) {
-          if (self.callbacks_.on_started) self.callbacks_.on_started(key, try_number, pid);
-        });
+    PostToLoop([key = launch.key, try_number = launch.try_number, pid = *pid,
+                serial = entry.serial](LocalExecutorState& self) {
+      // The first look at the output is made on the loop, as every later one.
+      self.OnOutput(pid, serial);
+      if (self.callbacks_.on_started) self.callbacks_.on_started(key, try_number, pid);
+    });
     return Status::Ok();
   }
 
@@ -193,8 +194,9 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     });
   }
 
-  // Requires mutex_. The pipe is drained to empty before each wait: the loop
-  // watches it edge-triggered, so only new output wakes it.
+  // Requires mutex_, on the loop, once the pipe has been drained to empty: the
+  // loop watches it edge-triggered, so only output written after the drain
+  // wakes it, and nothing arriving between the drain and the wait is missed.
   void WaitForOutput(pid_t pid, RunningTry& entry) {
     entry.output_watch->descriptor().async_wait(
         asio::posix::descriptor_base::wait_read,
@@ -205,6 +207,7 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
         });
   }
 
+  // On the loop: moves what the try wrote into its log, then waits for more.
   void OnOutput(pid_t pid, uint64_t serial) {
     std::lock_guard lock(mutex_);
     auto found = running_.find(pid);

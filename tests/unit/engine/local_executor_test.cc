@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "common/process.h"
 #include "tests/support/process_probes.h"
@@ -307,6 +309,23 @@ TEST_F(LocalExecutorTest, TheLogHoldsAllOutputWhenTheEndIsReported) {
   EXPECT_EQ(finished_[0].exit_code, 0);
   const std::string log = ReadFile(LogPath("chatty", 2));
   EXPECT_EQ(log, std::string(300000, 'x') + "\nto-stderr\nlast");
+}
+
+TEST_F(LocalExecutorTest, ATryLaunchedFromAnotherThreadHasItsOutputRead) {
+  // The loop turns here while another thread launches a try that writes more
+  // than a pipe holds: it would block for good on a pipe nobody reads. The
+  // launching thread outlives the try, whose death signal is tied to it.
+  std::atomic<bool> ended{false};
+  std::thread launcher([&] {
+    EXPECT_TRUE(executor_->Launch(MakeLaunch("far", 1, "head -c 300000 /dev/zero")).ok());
+    while (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  const bool finished = RunUntil([&] { return finished_.size() == 1; });
+  ended = true;
+  launcher.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished_[0].exit_code, 0);
+  EXPECT_EQ(std::filesystem::file_size(LogPath("far", 1)), 300000u);
 }
 
 TEST_F(LocalExecutorTest, OutputAppendsToAnExistingLog) {
