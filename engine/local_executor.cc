@@ -214,10 +214,17 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     if (closed_ || found == running_.end() || found->second.serial != serial) return;
     RunningTry& entry = found->second;
     if (!entry.output_watch) return;
-    if (entry.output->Drain()) {
-      WaitForOutput(pid, entry);
-    } else {
-      entry.output_watch.reset();
+    switch (entry.output->Drain()) {
+      case TryOutput::Drained::kEmpty:
+        WaitForOutput(pid, entry);
+        break;
+      case TryOutput::Drained::kMore:
+        // Other handlers (timers, reaping, other tries) go first.
+        PostToLoop([pid, serial](LocalExecutorState& self) { self.OnOutput(pid, serial); });
+        break;
+      case TryOutput::Drained::kEnded:
+        entry.output_watch.reset();
+        break;
     }
   }
 
@@ -233,9 +240,10 @@ class LocalExecutorState : public std::enable_shared_from_this<LocalExecutorStat
     for (const ExitedChild& child : exited) {
       auto found = running_.find(child.pid);
       if (found == running_.end()) continue;
-      // What the try wrote before it ended is in the pipe now: into the log
-      // before the end is reported. A process it left behind that still holds
-      // the pipe, outside its group, writes to a closed pipe from here on.
+      // What the try wrote before it ended is in the pipe now (a pipe holds
+      // less than one drain takes): into the log before the end is reported. A
+      // process it left behind that still holds the pipe, outside its group,
+      // writes to a closed pipe from here on.
       if (found->second.output) found->second.output->Drain();
       TaskOutcome outcome;
       outcome.key = found->second.key;

@@ -32,23 +32,26 @@ void TryOutput::CloseWriteEnd() {
   write_end_ = -1;
 }
 
-bool TryOutput::Drain() {
+TryOutput::Drained TryOutput::Drain() {
   // The size of a pipe's default buffer: one read takes all it can hold.
   char buffer[64 * 1024];
-  while (true) {
+  size_t moved = 0;
+  while (moved < kDrainLimit) {
     const ssize_t count = read(read_end_, buffer, sizeof buffer);
     if (count > 0) {
       Append(buffer, static_cast<size_t>(count));
+      moved += static_cast<size_t>(count);
       continue;
     }
     if (count < 0 && errno == EINTR) continue;
-    if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Drained::kEmpty;
     if (count < 0) {
       spdlog::warn("cannot read the output meant for log file '{}': {}", log_path_,
                    std::strerror(errno));
     }
-    return false;  // end of file, or a pipe that cannot be read
+    return Drained::kEnded;  // end of file, or a pipe that cannot be read
   }
+  return Drained::kMore;
 }
 
 void TryOutput::Append(const char* data, size_t size) {

@@ -28,11 +28,17 @@ class TryOutput {
   // The end to watch for reading; non-blocking.
   int read_end() const { return read_end_; }
 
-  // Moves everything the pipe holds now into the log file. False once every
-  // writer has closed the pipe: nothing more will come. A file that cannot be
+  enum class Drained {
+    kEmpty,  // the pipe is empty for now
+    kMore,   // the pipe still holds output: a task writing without pause
+    kEnded,  // every writer has closed the pipe: nothing more will come
+  };
+  // Moves what the pipe holds into the log file, up to kDrainLimit bytes, so a
+  // task that floods its output cannot hold the loop. A file that cannot be
   // written is reported once, and the rest of the output is read and dropped so
   // the task does not block on a full pipe.
-  bool Drain();
+  Drained Drain();
+  static constexpr size_t kDrainLimit = 1 << 20;
 
   const std::string& log_path() const { return log_path_; }
 

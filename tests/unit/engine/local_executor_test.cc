@@ -328,6 +328,18 @@ TEST_F(LocalExecutorTest, ATryLaunchedFromAnotherThreadHasItsOutputRead) {
   EXPECT_EQ(std::filesystem::file_size(LogPath("far", 1)), 300000u);
 }
 
+TEST_F(LocalExecutorTest, ATaskFloodingItsOutputDoesNotHoldTheLoop) {
+  // Four `yes` write without pause, faster than the loop empties the pipe;
+  // the try's timeout must still fire on the loop.
+  TaskLaunch launch = MakeLaunch("flood", 1, "yes & yes & yes & exec yes");
+  launch.log_path = "/dev/null";
+  launch.timeout = Duration(300);
+  ASSERT_TRUE(executor_->Launch(launch).ok());
+  ASSERT_TRUE(RunUntil([&] { return finished_.size() == 1; }));
+  EXPECT_TRUE(finished_[0].timed_out);
+  EXPECT_EQ(finished_[0].signal, SIGTERM);
+}
+
 TEST_F(LocalExecutorTest, OutputAppendsToAnExistingLog) {
   // A message written before the try started (by an agent that failed to start
   // it earlier, say) stays at the top.
