@@ -53,23 +53,35 @@ bool SameFields(const TaskInstance& a, const TaskInstance& b) {
                   b.pool, b.priority, b.queue, b.hostname, b.pid, b.owner_job_id);
 }
 
-// Task instances go in multi-row INSERTs of up to this many rows; a batch is cut
-// into powers of two, so that a handful of statements serves every size.
-constexpr size_t kMaxRowsPerInsert = 32;
+// Statements over many rows take up to this many; a batch is cut into powers
+// of two (RowsInNextStatement), so that a handful of statements serves every
+// size.
+constexpr size_t kMaxRowsPerStatement = 32;
 
+// The statement for each power of two up to kMaxRowsPerStatement rows.
+std::map<size_t, std::string> StatementsBySize(std::string (*statement)(size_t rows)) {
+  std::map<size_t, std::string> sql;
+  for (size_t rows = 1; rows <= kMaxRowsPerStatement; rows *= 2) sql[rows] = statement(rows);
+  return sql;
+}
+
+// How many of the `left` rows the next statement takes.
+size_t RowsInNextStatement(size_t left) {
+  size_t rows = kMaxRowsPerStatement;
+  while (rows > left) rows /= 2;
+  return rows;
+}
+
+// Task instances go in multi-row INSERTs.
 const std::string& InsertTaskInstancesSql(size_t rows) {
-  static const auto statements = [] {
-    std::map<size_t, std::string> sql;
-    for (size_t count = 1; count <= kMaxRowsPerInsert; count *= 2) {
-      std::string& text = sql[count];
-      text = "INSERT INTO task_instance ({task_instance_columns}, updated_at) VALUES ";
-      for (size_t row = 0; row < count; ++row) {
-        text += row == 0 ? "" : ", ";
-        text += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now})";
-      }
+  static const auto statements = StatementsBySize([](size_t count) {
+    std::string text = "INSERT INTO task_instance ({task_instance_columns}, updated_at) VALUES ";
+    for (size_t row = 0; row < count; ++row) {
+      text += row == 0 ? "" : ", ";
+      text += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now})";
     }
-    return sql;
-  }();
+    return text;
+  });
   return statements.at(rows);
 }
 
@@ -83,23 +95,16 @@ const std::string& UpdateTaskInstanceSql() {
 
 // Transitions that write the same values into several task instances of one
 // run, from the same state and try (the scheduler marks a new run's tasks
-// scheduled in one batch), go in one UPDATE naming their task ids, up to this
-// many at a time, cut into powers of two as the INSERTs are.
-constexpr size_t kMaxRowsPerUpdate = 32;
-
+// scheduled in one batch), go in one UPDATE naming their task ids.
 const std::string& UpdateTaskInstancesSql(size_t rows) {
-  static const auto statements = [] {
-    std::map<size_t, std::string> sql;
-    for (size_t count = 1; count <= kMaxRowsPerUpdate; count *= 2) {
-      std::string& text = sql[count];
-      text = "UPDATE task_instance SET " + std::string(TaskInstanceRows::kFieldAssignments) +
-             ", updated_at = {now} WHERE dag_id = ? AND run_id = ? AND state = ? AND "
-             "try_number = ? AND task_id IN (";
-      for (size_t row = 0; row < count; ++row) text += row == 0 ? "?" : ", ?";
-      text += ")";
-    }
-    return sql;
-  }();
+  static const auto statements = StatementsBySize([](size_t count) {
+    std::string text = "UPDATE task_instance SET " +
+                       std::string(TaskInstanceRows::kFieldAssignments) +
+                       ", updated_at = {now} WHERE dag_id = ? AND run_id = ? AND state = ? AND "
+                       "try_number = ? AND task_id IN (";
+    for (size_t row = 0; row < count; ++row) text += row == 0 ? "?" : ", ?";
+    return text + ")";
+  });
   return statements.at(rows);
 }
 
@@ -347,8 +352,7 @@ Result<std::vector<ImportError>> MySqlStore::ListImportErrors() {
 Status MySqlStore::InsertTaskInstances(const std::vector<TaskInstance>& task_instances) {
   size_t done = 0;
   while (done < task_instances.size()) {
-    size_t rows = kMaxRowsPerInsert;
-    while (rows > task_instances.size() - done) rows /= 2;
+    const size_t rows = RowsInNextStatement(task_instances.size() - done);
     auto insert = Prepare(InsertTaskInstancesSql(rows));
     if (!insert.ok()) return insert.status();
     for (size_t row = done; row < done + rows; ++row) {
@@ -491,8 +495,7 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
   if (shared) {
     for (const std::vector<size_t>& group : SharedUpdates(transitions, order, refused)) {
       for (size_t begin = 0; begin < group.size();) {
-        size_t rows = kMaxRowsPerUpdate;
-        while (rows > group.size() - begin) rows /= 2;
+        const size_t rows = RowsInNextStatement(group.size() - begin);
         const TaskTransition& first = transitions[group[begin]];
         auto update = Prepare(UpdateTaskInstancesSql(rows));
         if (!update.ok()) return update.status();

@@ -97,6 +97,9 @@ TEST(MySqlUrlTest, HidePasswordLeavesOtherTextAlone) {
 }
 
 // Stores on a database of their own, on the shared server unless a test starts one.
+DagRun MakeRun(const std::string& run_id, int day);
+std::vector<TaskInstance> MakeTaskInstances(const DagRun& run, int count, TaskState state);
+
 class MySqlStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -138,6 +141,34 @@ class MySqlStoreTest : public ::testing::Test {
   std::unique_ptr<Store> StoreWithRun(const std::string& run_id, int tasks);
 
   TempFolder folder_;
+  // A migrated store in a new database with one run of `tasks` task instances
+  // in state none, which `instances` gets, in key order.
+  std::unique_ptr<Store> StoreWithRun(const std::string& run_id, int tasks,
+                                      std::vector<TaskInstance>& instances) {
+    auto store = Open(ConfigFor(NewDatabase()));
+    if (store == nullptr || !IsOk(store->Migrate())) return nullptr;
+    DagRun run = MakeRun(run_id, 0);
+    if (!store->CreateDagRun(run, MakeTaskInstances(run, tasks, TaskState::kNone)).value()) {
+      return nullptr;
+    }
+    auto all = store->ListTaskInstances("etl", run_id);
+    if (!IsOk(all) || all->size() != static_cast<size_t>(tasks)) return nullptr;
+    instances = std::move(all).value();
+    return store;
+  }
+
+  // From none to `to` for each instance.
+  static std::vector<TaskTransition> MoveAll(const std::vector<TaskInstance>& instances,
+                                             TaskState to) {
+    std::vector<TaskTransition> batch;
+    for (const TaskInstance& ti : instances) {
+      TaskTransition move{TaskState::kNone, 0, ti};
+      move.updated.state = to;
+      batch.push_back(move);
+    }
+    return batch;
+  }
+
   MariaDbServer* server_ = nullptr;
   std::unique_ptr<MariaDbServer> own_server_;
 };
@@ -342,23 +373,11 @@ TEST_F(MySqlStoreTest, ConcurrentTransitionsOnOneRowHaveOneWinner) {
 }
 
 TEST_F(MySqlStoreTest, LargeBatchesInsertAndMoveEveryRow) {
-  const std::string database = NewDatabase();
-  auto store = Open(ConfigFor(database));
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(IsOk(store->Migrate()));
   // 77 = 64 + 8 + 4 + 1: every size of multi-row INSERT but two.
-  DagRun run = MakeRun("big", 0);
-  ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 77, TaskState::kNone)).value());
-  auto all = store->ListTaskInstances("etl", "big");
-  ASSERT_TRUE(IsOk(all));
-  ASSERT_EQ(all->size(), 77u);
-
-  std::vector<TaskTransition> batch;
-  for (const TaskInstance& ti : *all) {
-    TaskTransition move{TaskState::kNone, 0, ti};
-    move.updated.state = TaskState::kScheduled;
-    batch.push_back(move);
-  }
+  std::vector<TaskInstance> all;
+  auto store = StoreWithRun("big", 77, all);
+  ASSERT_NE(store, nullptr);
+  std::vector<TaskTransition> batch = MoveAll(all, TaskState::kScheduled);
   // The batch is applied in key order; results come back in the caller's order.
   std::reverse(batch.begin(), batch.end());
   batch[5].expected_state = TaskState::kQueued;  // stale
@@ -372,23 +391,9 @@ TEST_F(MySqlStoreTest, LargeBatchesInsertAndMoveEveryRow) {
 }
 
 TEST_F(MySqlStoreTest, AlikeTransitionsShareUpdatesAndFallBackToRowsWhenOneNoLongerMatches) {
-  const std::string database = NewDatabase();
-  auto store = Open(ConfigFor(database));
+  std::vector<TaskInstance> all;
+  auto store = StoreWithRun("wide", 77, all);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(IsOk(store->Migrate()));
-  DagRun run = MakeRun("wide", 0);
-  ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 77, TaskState::kNone)).value());
-  auto all = store->ListTaskInstances("etl", "wide");
-  ASSERT_TRUE(IsOk(all));
-  auto batch_from = [&](TaskState to) {
-    std::vector<TaskTransition> batch;
-    for (const TaskInstance& ti : *all) {
-      TaskTransition move{TaskState::kNone, 0, ti};
-      move.updated.state = to;
-      batch.push_back(move);
-    }
-    return batch;
-  };
   // UPDATE statements the server has run, prepared ones among them.
   auto updates_so_far = [&]() -> long {
     auto value = server_->QueryValue(
@@ -401,9 +406,9 @@ TEST_F(MySqlStoreTest, AlikeTransitionsShareUpdatesAndFallBackToRowsWhenOneNoLon
   // One row moves on first; the batch still expects it where it was: the
   // shared UPDATE of its group matches one row less, and the batch is applied
   // again row by row, with the exact result for each.
-  std::vector<TaskTransition> skip_one = batch_from(TaskState::kSkipped);
+  std::vector<TaskTransition> skip_one = MoveAll(all, TaskState::kSkipped);
   ASSERT_TRUE(store->ApplyTransitions({skip_one[40]}).value()[0]);
-  std::vector<TaskTransition> batch = batch_from(TaskState::kScheduled);
+  std::vector<TaskTransition> batch = MoveAll(all, TaskState::kScheduled);
   auto applied = store->ApplyTransitions(batch);
   ASSERT_TRUE(IsOk(applied));
   std::vector<bool> expected(batch.size(), true);
