@@ -524,14 +524,9 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
     if (refused[index] || done[index]) continue;
     const TaskTransition& transition = transitions[index];
     const TaskInstance& ti = transition.updated;
-    auto update = Prepare(UpdateTaskInstanceSql());
-    if (!update.ok()) return update.status();
-    TaskInstanceRows::BindFields(**update, ti);
-    TaskInstanceRows::BindKey(**update, ti.key);
-    auto matched =
-        (*update)->Bind(ToString(transition.expected_state), transition.expected_try).Run();
-    if (!matched.ok()) return matched.status().WithContext("moving " + ti.key.ToString());
-    if (*matched == 0) continue;
+    auto matched = MoveTaskInstance(transition);
+    if (!matched.ok()) return matched.status();
+    if (!*matched) continue;
     if (EntersRunning(transition)) {
       auto start = Prepare(
           "INSERT INTO task_try ({task_try_columns}) "
@@ -567,6 +562,18 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
     applied[index] = true;
   }
   return applied;
+}
+
+Result<bool> MySqlStore::MoveTaskInstance(const TaskTransition& transition) {
+  const TaskInstance& ti = transition.updated;
+  auto update = Prepare(UpdateTaskInstanceSql());
+  if (!update.ok()) return update.status();
+  TaskInstanceRows::BindFields(**update, ti);
+  TaskInstanceRows::BindKey(**update, ti.key);
+  auto matched =
+      (*update)->Bind(ToString(transition.expected_state), transition.expected_try).Run();
+  if (!matched.ok()) return matched.status().WithContext("moving " + ti.key.ToString());
+  return *matched > 0;
 }
 
 Result<bool> MySqlStore::TransitionsCommitted(const std::vector<TaskTransition>& transitions,
@@ -609,14 +616,9 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
     return RunSingleStatement(
         connection_,
         [&]() -> Result<std::vector<bool>> {
-          auto update = Prepare(UpdateTaskInstanceSql());
-          if (!update.ok()) return update.status();
-          TaskInstanceRows::BindFields(**update, transition.updated);
-          TaskInstanceRows::BindKey(**update, transition.updated.key);
-          auto matched =
-              (*update)->Bind(ToString(transition.expected_state), transition.expected_try).Run();
+          auto matched = MoveTaskInstance(transition);
           if (!matched.ok()) return matched.status();
-          return std::vector<bool>{*matched > 0};
+          return std::vector<bool>{*matched};
         },
         committed, if_applied);
   }

@@ -134,6 +134,8 @@ class MySqlStore final : public Store {
                                                  const std::vector<size_t>& order,
                                                  std::vector<bool>& refused, bool& shared,
                                                  bool& restart);
+  // The compare-and-set of the instance's row alone: whether it matched.
+  Result<bool> MoveTaskInstance(const TaskTransition& transition);
   Result<bool> TransitionsCommitted(const std::vector<TaskTransition>& transitions,
                                     const std::vector<bool>& applied);
   Status InsertTaskInstances(const std::vector<TaskInstance>& task_instances);
