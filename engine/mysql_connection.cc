@@ -137,8 +137,16 @@ Status MySqlConnection::Connect(bool with_database) {
     return failed;
   }
   Status configured = ConfigureSession();
-  if (!configured.ok()) Close();
-  return configured;
+  if (!configured.ok()) {
+    Close();
+    return configured;
+  }
+  constexpr unsigned long kFirstMariaDbWithCompoundStatements = 100101;  // 10.1.1
+  compound_statements_ =
+      options_.compound_statements &&
+      std::string_view(mysql_get_server_info(mysql_)).find("MariaDB") != std::string_view::npos &&
+      mysql_get_server_version(mysql_) >= kFirstMariaDbWithCompoundStatements;
+  return Status::Ok();
 }
 
 Status MySqlConnection::ConfigureSession() {

@@ -40,6 +40,9 @@ struct MySqlOptions {
   // Rewrites the SQL given to Prepare() before the server sees it (placeholders
   // for column lists and the clock); the cache is keyed by the SQL as given.
   std::string (*expand_sql)(std::string_view sql) = nullptr;
+  // Whether to use compound statements (BEGIN NOT ATOMIC ... END) where the
+  // server has them; tests turn it off to run what MySQL servers get.
+  bool compound_statements = true;
 };
 
 // Opens on Connect(), never by itself: MYSQL_OPT_RECONNECT stays off, because a
@@ -62,6 +65,9 @@ class MySqlConnection {
   // reached.
   Status Connect(bool with_database = true);
   bool connected() const { return mysql_ != nullptr; }
+  // Whether the connected server runs compound statements outside stored
+  // programs (MariaDB 10.1.1 and later; not MySQL), and the options allow them.
+  bool runs_compound_statements() const { return compound_statements_; }
   // Closes the connection and finalizes its prepared statements.
   void Close();
 
@@ -96,6 +102,7 @@ class MySqlConnection {
   MySqlOptions options_;
   std::string name_;
   st_mysql* mysql_ = nullptr;
+  bool compound_statements_ = false;
   std::map<std::string, std::unique_ptr<MySqlStatement>, std::less<>> statements_;
   MySqlFailure last_failure_ = MySqlFailure::kNone;
   unsigned int last_error_ = 0;

@@ -139,7 +139,8 @@ auto RunTransaction(MySqlConnection& connection, Body body, Applied applied) -> 
 }
 
 // Runs `body`, one statement, as a transaction by itself (RunCommitting);
-// `if_applied` is what it returns when it applied.
+// `if_applied` is what it returns when it applied. It is read when that is
+// decided, by reference: an `applied` that reads rows back may fill it in.
 template <typename Body, typename Applied>
 auto RunSingleStatement(MySqlConnection& connection, Body body, Applied applied,
                         const decltype(body())& if_applied) -> decltype(body()) {

@@ -159,6 +159,37 @@ Result<int> MySqlStatement::Run() {
   return static_cast<int>(mysql_stmt_affected_rows(statement_));
 }
 
+Result<std::vector<int64_t>> MySqlStatement::RunForAnswer() {
+  if (!executed_) BATON_RETURN_IF_ERROR(Execute());
+  std::optional<std::vector<int64_t>> answer;
+  // The server sends each SELECT's rows, then the block's own OK: each must be
+  // read before the connection takes another command.
+  int next = 0;
+  for (; next == 0; next = mysql_stmt_next_result(statement_)) {
+    const unsigned int count = mysql_stmt_field_count(statement_);
+    if (count == 0) continue;
+    answer_.assign(count, 0);
+    answer_binds_.assign(count, MYSQL_BIND{});
+    for (unsigned int i = 0; i < count; ++i) {
+      answer_binds_[i].buffer_type = MYSQL_TYPE_LONGLONG;
+      answer_binds_[i].buffer = &answer_[i];
+    }
+    if (mysql_stmt_bind_result(statement_, answer_binds_.data()) ||
+        mysql_stmt_store_result(statement_) != 0) {
+      return Failure();
+    }
+    const int fetched = mysql_stmt_fetch(statement_);
+    if (fetched == 1) return Failure();
+    if (fetched != MYSQL_NO_DATA) answer.emplace(answer_.begin(), answer_.end());
+    mysql_stmt_free_result(statement_);
+  }
+  if (next > 0) return Failure();
+  if (!answer) {
+    return Status::Internal("store " + connection_->name() + ": no answer from " + ShortSql());
+  }
+  return *std::move(answer);
+}
+
 int64_t MySqlStatement::InsertId() const {
   return static_cast<int64_t>(mysql_stmt_insert_id(statement_));
 }

@@ -46,6 +46,10 @@ class MySqlStatement {
   // Runs a statement that returns no rows; the number of rows it matched (the
   // connection counts found rows, not changed ones).
   Result<int> Run();
+  // Runs a compound statement (BEGIN NOT ATOMIC ... END) whose one row of
+  // integers, from its last SELECT, is its answer; reads every result it sends
+  // and returns that row. Internal when it sends no row.
+  Result<std::vector<int64_t>> RunForAnswer();
   // The AUTO_INCREMENT id the last Run() inserted.
   int64_t InsertId() const;
   // Whether the last execution failed on a primary or unique key.
@@ -108,6 +112,8 @@ class MySqlStatement {
   std::vector<MYSQL_BIND> parameter_binds_;
   std::vector<Column> columns_;
   std::vector<MYSQL_BIND> column_binds_;
+  std::vector<long long> answer_;  // RunForAnswer()'s row, as the client library writes it
+  std::vector<MYSQL_BIND> answer_binds_;
   bool executed_ = false;
   unsigned int last_error_ = 0;
   size_t next_column_ = 0;

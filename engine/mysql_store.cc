@@ -13,6 +13,7 @@
 #include "engine/lease_sql.h"
 #include "engine/mysql_retry.h"
 #include "engine/mysql_statement.h"
+#include "engine/mysql_transition_sql.h"
 #include "engine/schema.h"
 #include "engine/store_rows.h"
 
@@ -83,14 +84,6 @@ const std::string& InsertTaskInstancesSql(size_t rows) {
     return text;
   });
   return statements.at(rows);
-}
-
-const std::string& UpdateTaskInstanceSql() {
-  static const std::string sql = "UPDATE task_instance SET " +
-                                 std::string(TaskInstanceRows::kFieldAssignments) +
-                                 ", updated_at = {now} WHERE dag_id = ? AND run_id = ? AND "
-                                 "task_id = ? AND state = ? AND try_number = ?";
-  return sql;
 }
 
 // Transitions that write the same values into several task instances of one
@@ -170,8 +163,10 @@ Result<Lease> SelectLease(MySqlConnection& connection) {
   return ReadLease(**statement);
 }
 
-MySqlOptions OptionsFor(MySqlUrl url, std::string password, const StoreConfig& config) {
+MySqlOptions OptionsFor(MySqlUrl url, std::string password, const StoreConfig& config,
+                        bool blocks) {
   MySqlOptions options;
+  options.compound_statements = blocks;
   options.url = std::move(url);
   options.password = std::move(password);
   options.connect_timeout = config.connect_timeout;
@@ -182,8 +177,8 @@ MySqlOptions OptionsFor(MySqlUrl url, std::string password, const StoreConfig& c
 
 }  // namespace
 
-MySqlStore::MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config)
-    : connection_(OptionsFor(std::move(url), std::move(password), config)) {}
+MySqlStore::MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config, bool blocks)
+    : connection_(OptionsFor(std::move(url), std::move(password), config, blocks)) {}
 
 MySqlStore::~MySqlStore() = default;
 
@@ -528,15 +523,10 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
     if (!matched.ok()) return matched.status();
     if (!*matched) continue;
     if (EntersRunning(transition)) {
-      auto start = Prepare(
-          "INSERT INTO task_try ({task_try_columns}) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, COALESCE(?, {now}), NULL, NULL)");
+      auto start = Prepare(StartTrySql());
       if (!start.ok()) return start.status();
-      TaskInstanceRows::BindKey(**start, ti.key);
-      auto started = (*start)
-                         ->Bind(ti.try_number, ToString(TaskState::kRunning), ti.hostname, ti.pid,
-                                ti.start_date)
-                         .Run();
+      BindStartTry(**start, ti);
+      auto started = (*start)->Run();
       if (!started.ok()) {
         if (!(*start)->FailedOnUniqueKey()) {
           return started.status().WithContext("starting " + ti.key.ToString());
@@ -548,15 +538,10 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
         return applied;
       }
     } else if (LeavesRunning(transition)) {
-      auto close = Prepare(
-          "UPDATE task_try SET state = ?, end_date = COALESCE(?, {now}), exit_code = ?, "
-          // A worker learns its try's pid after the claim: it may come with the end.
-          "pid = CASE WHEN ? > 0 THEN ? ELSE pid END "
-          "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND try_number = ?");
+      auto close = Prepare(EndTrySql());
       if (!close.ok()) return close.status();
-      (*close)->Bind(ToString(ti.state), ti.end_date, ti.exit_code, ti.pid, ti.pid);
-      TaskInstanceRows::BindKey(**close, ti.key);
-      auto closed = (*close)->Bind(transition.expected_try).Run();
+      BindEndTry(**close, transition);
+      auto closed = (*close)->Run();
       if (!closed.ok()) return closed.status().WithContext("ending " + ti.key.ToString());
     }
     applied[index] = true;
@@ -566,12 +551,10 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsOnce(
 
 Result<bool> MySqlStore::MoveTaskInstance(const TaskTransition& transition) {
   const TaskInstance& ti = transition.updated;
-  auto update = Prepare(UpdateTaskInstanceSql());
+  auto update = Prepare(MoveTaskInstanceSql());
   if (!update.ok()) return update.status();
-  TaskInstanceRows::BindFields(**update, ti);
-  TaskInstanceRows::BindKey(**update, ti.key);
-  auto matched =
-      (*update)->Bind(ToString(transition.expected_state), transition.expected_try).Run();
+  BindMoveTaskInstance(**update, transition);
+  auto matched = (*update)->Run();
   if (!matched.ok()) return matched.status().WithContext("moving " + ti.key.ToString());
   return *matched > 0;
 }
@@ -622,6 +605,12 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
         },
         committed, if_applied);
   }
+  if (!fencing_epoch_ && FitsTransitionBlock(transitions)) {
+    // Connected, the server tells whether it runs blocks; a failure to connect
+    // shows in the attempts below.
+    (void)connection_.Connect();
+    if (connection_.runs_compound_statements()) return ApplyTransitionsInBlock(transitions, order);
+  }
   std::vector<bool> refused(transitions.size(), false);
   bool shared = true;
   return RunTransaction(
@@ -640,6 +629,62 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
         }
       },
       committed);
+}
+
+Result<std::vector<bool>> MySqlStore::ApplyTransitionsInBlock(
+    const std::vector<TaskTransition>& transitions, const std::vector<size_t>& order) {
+  std::vector<bool> refused(transitions.size(), false);
+  // The block commits by itself. When its reply is lost, the rows read back
+  // say which transitions applied; `read_back` is what that reading fills and
+  // also what RunSingleStatement returns when it finds the block committed
+  // (it keeps a reference to it, not a copy).
+  Result<std::vector<bool>> read_back = std::vector<bool>(transitions.size(), false);
+  auto committed = [&](const Result<std::vector<bool>>&) -> Result<bool> {
+    bool any = false;
+    for (size_t i = 0; i < transitions.size(); ++i) {
+      auto row = SelectTaskInstance(connection_, transitions[i].updated.key);
+      if (!row.ok()) return row.status();
+      (*read_back)[i] =
+          !refused[i] && row->has_value() && SameFields(**row, transitions[i].updated);
+      any = any || (*read_back)[i];
+    }
+    return any;
+  };
+  return RunSingleStatement(
+      connection_,
+      [&]() -> Result<std::vector<bool>> {
+        for (;;) {
+          std::vector<size_t> members;
+          for (size_t index : order) {
+            if (!refused[index]) members.push_back(index);
+          }
+          std::vector<bool> applied(transitions.size(), false);
+          if (members.empty()) return applied;
+          auto block = Prepare(TransitionBlockSql(transitions[members[0]], members.size()));
+          if (!block.ok()) return block.status();
+          for (size_t index : members) BindTransitionInBlock(**block, transitions[index]);
+          auto answer = (*block)->RunForAnswer();
+          if (!answer.ok()) {
+            return answer.status().WithContext("moving " + std::to_string(members.size()) +
+                                               " task instances");
+          }
+          const int64_t refused_at = answer->empty() ? -1 : (*answer)[0];
+          if (answer->size() != members.size() + 1 || refused_at < 0 ||
+              refused_at > static_cast<int64_t>(members.size())) {
+            return Status::Internal("store " + connection_.name() +
+                                    ": a transition block answered a row of the wrong shape");
+          }
+          if (refused_at > 0) {
+            // That try already started: the block rolled back; it goes again
+            // without that transition.
+            refused[members[refused_at - 1]] = true;
+            continue;
+          }
+          for (size_t k = 0; k < members.size(); ++k) applied[members[k]] = (*answer)[k + 1] > 0;
+          return applied;
+        }
+      },
+      committed, read_back);
 }
 
 Result<int> MySqlStore::ClearTaskInstances(const std::string& dag_id, const std::string& run_id,

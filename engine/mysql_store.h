@@ -42,6 +42,10 @@ class MySqlStatement;
 // - ReplaceImportErrors, ClearFailoverMetadata: run again, to the same end.
 // - RecordFailoverEvent: applied when the row with the id the INSERT returned is
 //   there with the same node, epoch and kind.
+//   On MariaDB an unfenced batch that fits a block (engine/mysql_transition_sql.h)
+//   is one compound statement that commits by itself; when its reply is lost,
+//   each transition whose row now holds exactly its values is taken as applied,
+//   and when none does, the block runs again.
 // When the rows cannot be read back within the retry budget, the call fails
 // with Unavailable, saying the outcome is unknown.
 //
@@ -56,7 +60,9 @@ class MySqlStatement;
 // Times that decide liveness come from the server's clock (UTC_TIMESTAMP(6)).
 class MySqlStore final : public Store {
  public:
-  MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config);
+  // `blocks` false: never sends a batch of transitions as one compound
+  // statement, as with a MySQL server, where MariaDB would run it.
+  MySqlStore(MySqlUrl url, std::string password, const StoreConfig& config, bool blocks = true);
   ~MySqlStore() override;
 
   MySqlStore(const MySqlStore&) = delete;
@@ -134,6 +140,10 @@ class MySqlStore final : public Store {
                                                  const std::vector<size_t>& order,
                                                  std::vector<bool>& refused, bool& shared,
                                                  bool& restart);
+  // The batch as one block (engine/mysql_transition_sql.h), one round trip;
+  // for servers that run blocks, unfenced, batches that fit one.
+  Result<std::vector<bool>> ApplyTransitionsInBlock(const std::vector<TaskTransition>& transitions,
+                                                    const std::vector<size_t>& order);
   // The compare-and-set of the instance's row alone: whether it matched.
   Result<bool> MoveTaskInstance(const TaskTransition& transition);
   Result<bool> TransitionsCommitted(const std::vector<TaskTransition>& transitions,

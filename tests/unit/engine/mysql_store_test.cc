@@ -1,6 +1,8 @@
 // What belongs to the MySQL/MariaDB store alone: its URL, its password, its
 // database and migrations, and what it does when the server goes away. The
 // Store contract itself runs on MariaDB in store_test.
+#include "engine/mysql_store.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/mysql_connection.h"
 #include "engine/mysql_url.h"
 #include "engine/schema.h"
 #include "engine/store.h"
@@ -433,6 +436,111 @@ TEST_F(MySqlStoreTest, AlikeTransitionsShareUpdatesAndFallBackToRowsWhenOneNoLon
   for (const TaskTransition& move : batch) {
     EXPECT_EQ(store->GetTaskInstance(move.updated.key)->value().state, TaskState::kNone);
   }
+}
+
+// A batch that starts tries, and one that ends them, are each one statement
+// sent to MariaDB (a block, with its transaction inside); without blocks, as
+// on MySQL, they take a statement per row and per try.
+TEST_F(MySqlStoreTest, BatchesOfTryStartsAndEndsAreOneStatementEach) {
+  UseOwnServer();
+  // Prepared statements the server has executed.
+  auto executed_so_far = [&]() -> long {
+    auto value = server_->QueryValue(
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'");
+    EXPECT_TRUE(IsOk(value));
+    return value.ok() ? std::stol(*value) : 0;
+  };
+  for (bool blocks : {true, false}) {
+    SCOPED_TRACE(blocks ? "with blocks" : "without blocks");
+    const std::string database = NewDatabase();
+    StoreConfig config = ConfigFor(database);
+    auto store = std::make_unique<MySqlStore>(ParseMySqlUrl(config.url).value(),
+                                              server_->password(), config, blocks);
+    ASSERT_TRUE(IsOk(store->Migrate()));
+    DagRun run = MakeRun("run1", 0);
+    ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 3, TaskState::kQueued)).value());
+    ASSERT_TRUE(IsOk(store->GetTaskInstance({"etl", "run1", "task0"})));  // connected
+
+    std::vector<TaskTransition> starts;
+    for (int i = 0; i < 3; ++i) {
+      starts.push_back(StartTry({"etl", "run1", "task" + std::to_string(i)}, "worker1"));
+    }
+    long before = executed_so_far();
+    auto started = store->ApplyTransitions(starts);
+    ASSERT_TRUE(IsOk(started));
+    EXPECT_EQ(*started, std::vector<bool>(3, true));
+    if (blocks) {
+      EXPECT_EQ(executed_so_far() - before, 1);
+    } else {
+      EXPECT_GE(executed_so_far() - before, 6);
+    }
+
+    std::vector<TaskTransition> ends;
+    for (const TaskTransition& start : starts) {
+      TaskTransition end{TaskState::kRunning, 1, start.updated};
+      end.updated.state = TaskState::kSuccess;
+      end.updated.exit_code = 0;
+      ends.push_back(end);
+    }
+    ends[1].expected_try = 2;  // stale: neither its row nor its try changes
+    before = executed_so_far();
+    auto ended = store->ApplyTransitions(ends);
+    ASSERT_TRUE(IsOk(ended));
+    EXPECT_EQ(*ended, (std::vector<bool>{true, false, true}));
+    if (blocks) {
+      EXPECT_EQ(executed_so_far() - before, 1);
+    } else {
+      EXPECT_GE(executed_so_far() - before, 5);
+    }
+    for (int i = 0; i < 3; ++i) {
+      const TaskInstanceKey key{"etl", "run1", "task" + std::to_string(i)};
+      const TaskState state = i == 1 ? TaskState::kRunning : TaskState::kSuccess;
+      EXPECT_EQ(store->GetTaskInstance(key)->value().state, state);
+      auto tries = store->ListTaskTries(key);
+      ASSERT_TRUE(IsOk(tries));
+      ASSERT_EQ(tries->size(), 1u);
+      EXPECT_EQ((*tries)[0].state, state);
+    }
+  }
+}
+
+// The connection is killed while a block runs, before it commits: the server
+// rolls it back, and the store runs it again on a new connection.
+TEST_F(MySqlStoreTest, BlockCutOffBeforeItsCommitRunsAgain) {
+  UseOwnServer();
+  const std::string database = NewDatabase();
+  const StoreConfig config = ConfigFor(database);
+  auto store = Open(config);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->Migrate()));
+  DagRun run = MakeRun("run1", 0);
+  ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 2, TaskState::kQueued)).value());
+  // Another connection holds task1's row: the block moves task0, then waits
+  // for that lock, and is killed waiting (the holder with it, as the same user).
+  MySqlOptions holder_options;
+  holder_options.url = ParseMySqlUrl(config.url).value();
+  holder_options.password = server_->password();
+  MySqlConnection holder(holder_options);
+  ASSERT_TRUE(IsOk(holder.Connect()));
+  ASSERT_TRUE(IsOk(holder.Execute("START TRANSACTION")));
+  ASSERT_TRUE(
+      IsOk(holder.Execute("SELECT state FROM task_instance WHERE task_id = 'task1' FOR UPDATE")));
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE(IsOk(server_->Execute("KILL CONNECTION USER '" + server_->user() + "'")));
+  });
+  auto applied = store->ApplyTransitions({StartTry({"etl", "run1", "task0"}, "worker1"),
+                                          StartTry({"etl", "run1", "task1"}, "worker1")});
+  killer.join();
+  ASSERT_TRUE(IsOk(applied));
+  EXPECT_EQ(*applied, (std::vector<bool>{true, true}));
+  for (const char* task : {"task0", "task1"}) {
+    EXPECT_EQ(store->ListTaskTries({"etl", "run1", task})->size(), 1u) << task;
+    EXPECT_EQ(store->GetTaskInstance({"etl", "run1", task})->value().state, TaskState::kRunning);
+  }
+  // The holder's connection went with the kill.
+  EXPECT_FALSE(IsOk(holder.Execute("COMMIT")));
 }
 
 TEST_F(MySqlStoreTest, ReconnectsAfterItsConnectionIsKilled) {

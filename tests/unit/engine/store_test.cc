@@ -1,6 +1,7 @@
 // The Store contract, run against every backend listed in StoreBackends(), plus
 // the parts that belong to SQLite alone (its file, its URL forms). The MariaDB
-// backend runs on a real mariadbd (tests/support/mariadb_server.h); its cases
+// backend runs on a real mariadbd (tests/support/mariadb_server.h), once as it
+// is and once without the compound statements MySQL servers lack; its cases
 // are skipped where MariaDB is not installed.
 #include "engine/store.h"
 
@@ -17,6 +18,8 @@
 #include <ostream>
 #include <thread>
 
+#include "engine/mysql_store.h"
+#include "engine/mysql_url.h"
 #include "engine/schema.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/status_assertions.h"
@@ -56,31 +59,38 @@ class SqliteDatabase final : public StoreDatabase {
   TempFolder folder_;
 };
 
-// A database of its own on the MariaDB server the test binary shares.
+// A database of its own on the MariaDB server the test binary shares. Without
+// blocks, the store writes transitions as it does on a MySQL server.
 class MariaDbDatabase final : public StoreDatabase {
  public:
-  MariaDbDatabase(::baton::testing::MariaDbServer* server, std::string database)
-      : server_(server), database_(std::move(database)) {}
+  MariaDbDatabase(::baton::testing::MariaDbServer* server, std::string database, bool blocks)
+      : server_(server), database_(std::move(database)), blocks_(blocks) {}
 
   Result<std::unique_ptr<Store>> Connect() override {
     StoreConfig config = ConfigFor(server_->Url(database_));
     config.password_file = server_->password_file();
-    return OpenStore(config, "/nonexistent/home");
+    if (blocks_) return OpenStore(config, "/nonexistent/home");
+    auto url = ParseMySqlUrl(config.url);
+    if (!url.ok()) return url.status();
+    return std::unique_ptr<Store>(
+        std::make_unique<MySqlStore>(*url, server_->password(), config, /*blocks=*/false));
   }
 
  private:
   ::baton::testing::MariaDbServer* server_;
   std::string database_;
+  bool blocks_;
 };
 
-Result<std::unique_ptr<StoreDatabase>> MakeMariaDbDatabase() {
+Result<std::unique_ptr<StoreDatabase>> MakeMariaDbDatabase(bool blocks) {
   auto server = ::baton::testing::MariaDbServer::Shared();
   if (!server.ok()) return server.status();
   auto database = (*server)->CreateDatabase("store_test");
   if (!database.ok()) return database.status();
   // The password comes from the server's file; the variable would take precedence.
   ::unsetenv("BATON_STORE_PASSWORD");
-  return std::unique_ptr<StoreDatabase>(std::make_unique<MariaDbDatabase>(*server, *database));
+  return std::unique_ptr<StoreDatabase>(
+      std::make_unique<MariaDbDatabase>(*server, *database, blocks));
 }
 
 struct StoreBackend {
@@ -96,7 +106,8 @@ std::vector<StoreBackend> StoreBackends() {
   return {
       {"Sqlite",
        [] { return Result<std::unique_ptr<StoreDatabase>>(std::make_unique<SqliteDatabase>()); }},
-      {"MariaDb", MakeMariaDbDatabase},
+      {"MariaDb", [] { return MakeMariaDbDatabase(/*blocks=*/true); }},
+      {"MariaDbWithoutBlocks", [] { return MakeMariaDbDatabase(/*blocks=*/false); }},
   };
 }
 

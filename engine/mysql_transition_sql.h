@@ -1,0 +1,51 @@
+// The MySQL/MariaDB statements of a task instance transition, with what binds
+// their parameters, and the block that sends a whole batch of them in one round
+// trip. Included by the MySQL backend's sources only.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/store.h"
+
+namespace baton {
+
+class MySqlStatement;
+
+// The compare-and-set of one task instance's row.
+const std::string& MoveTaskInstanceSql();
+void BindMoveTaskInstance(MySqlStatement& statement, const TaskTransition& transition);
+
+// Inserting the try's row as it starts running; the unique key refuses a second
+// start of the same try.
+const std::string& StartTrySql();
+void BindStartTry(MySqlStatement& statement, const TaskInstance& started);
+
+// Closing the try's row as it leaves running.
+const std::string& EndTrySql();
+void BindEndTry(MySqlStatement& statement, const TaskTransition& transition);
+
+// Batches of up to this many transitions go in one block.
+inline constexpr size_t kMaxTransitionsPerBlock = 16;
+
+// Whether `transitions` can go in one block: at most kMaxTransitionsPerBlock,
+// and all of one kind (each starting a try, each ending one, or each doing
+// neither), so that a few dozen statement texts serve every batch. These are
+// the batches agents write as they claim and end tries, and most of the
+// scheduler's.
+bool FitsTransitionBlock(const std::vector<TaskTransition>& transitions);
+
+// A block: one compound statement (BEGIN NOT ATOMIC ... END, MariaDB 10.1.1 and
+// later) that starts a transaction, runs each transition's statements in turn
+// (the try's row only when the compare-and-set matched), commits, and answers
+// with one row: 0 then, per transition, 1 when it matched or 0. When the unique
+// key refuses a try start, it rolls back and answers the refused transition's
+// position (from 1) first instead. Any other error rolls back and reaches the
+// client as itself, so a deadlock is retried as any other. `count` transitions
+// of the kind of `kind_of`.
+const std::string& TransitionBlockSql(const TaskTransition& kind_of, size_t count);
+// Binds one transition's parameters; call it for each, in the block's order.
+void BindTransitionInBlock(MySqlStatement& statement, const TaskTransition& transition);
+
+}  // namespace baton
