@@ -221,6 +221,7 @@ constexpr KeySchema kFailoverKeys[] = {
     {.name = "node_name",
      .type = kString,
      .default_value = R"("")",
+     .rule = "one of `nodes`, when both are set",
      .description = "This master's name in `nodes`; empty: the host name (`baton failover "
                     "get_current_host` prints it). Set it to run several controllers on one "
                     "machine."},

@@ -50,6 +50,14 @@ Status ReadNodes(const FieldReader& failover, FailoverConfig* out) {
 Status ReadFailover(const FieldReader& failover, FailoverConfig* out) {
   BATON_RETURN_IF_ERROR(failover.ReadString("node_name", &out->node_name));
   BATON_RETURN_IF_ERROR(ReadNodes(failover, out));
+  // Left empty, the name is the host's, which only the host itself knows: the
+  // failover commands check that one where they run.
+  const std::vector<std::string>& nodes = out->nodes;
+  if (!out->node_name.empty() && !nodes.empty() &&
+      std::find(nodes.begin(), nodes.end(), out->node_name) == nodes.end()) {
+    return failover.Error("node_name", "'" + out->node_name + "' is not in failover.nodes (" +
+                                           JoinNames(nodes) + ")");
+  }
   BATON_RETURN_IF_ERROR(failover.ReadDuration("poll_frequency", &out->poll_frequency, kPositive));
   BATON_RETURN_IF_ERROR(
       failover.ReadDuration("heartbeat_interval", &out->heartbeat_interval, kPositive));

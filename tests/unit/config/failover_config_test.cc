@@ -107,6 +107,8 @@ TEST(FailoverConfigTest, NodeMistakesAreNamed) {
               {"ssh_prot", "ssh_port"});
   ExpectError("[failover]\nnodes = [\"m1\"]\n[failover.node.m1]\nssh_port = 70000\n", "4:12",
               {"failover.node.m1.ssh_port"});
+  ExpectError("[failover]\nnode_name = \"mastr1\"\nnodes = [\"master1\", \"master2\"]\n", "2:13",
+              {"failover.node_name", "'mastr1' is not in failover.nodes (master1, master2)"});
 }
 
 TEST(FailoverConfigTest, LeaseMustOutlastTwoHeartbeats) {
