@@ -590,7 +590,7 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
   };
   // A lone transition of one statement (neither starting nor ending a try)
   // needs no explicit transaction, which saves two round trips. Fencing reads
-  // the lease in the same transaction, so it always takes one.
+  // the lease in the same transaction, so it takes one, or a block.
   const bool one_statement =
       transitions.size() == 1 && !EntersRunning(transitions[0]) && !LeavesRunning(transitions[0]);
   if (one_statement && !fencing_epoch_) {
@@ -605,7 +605,7 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitions(
         },
         committed, if_applied);
   }
-  if (!fencing_epoch_ && FitsTransitionBlock(transitions)) {
+  if (FitsTransitionBlock(transitions)) {
     // Connected, the server tells whether it runs blocks; a failure to connect
     // shows in the attempts below.
     (void)connection_.Connect();
@@ -660,27 +660,32 @@ Result<std::vector<bool>> MySqlStore::ApplyTransitionsInBlock(
           }
           std::vector<bool> applied(transitions.size(), false);
           if (members.empty()) return applied;
-          auto block = Prepare(TransitionBlockSql(transitions[members[0]], members.size()));
+          auto block = Prepare(TransitionBlockSql(transitions[members[0]], members.size(),
+                                                  fencing_epoch_.has_value()));
           if (!block.ok()) return block.status();
+          if (fencing_epoch_) (*block)->Bind(*fencing_epoch_);
           for (size_t index : members) BindTransitionInBlock(**block, transitions[index]);
           auto answer = (*block)->RunForAnswer();
           if (!answer.ok()) {
             return answer.status().WithContext("moving " + std::to_string(members.size()) +
                                                " task instances");
           }
-          const int64_t refused_at = answer->empty() ? -1 : (*answer)[0];
-          if (answer->size() != members.size() + 1 || refused_at < 0 ||
-              refused_at > static_cast<int64_t>(members.size())) {
+          constexpr int64_t kFenced = -1;
+          const int64_t outcome = answer->empty() ? kFenced - 1 : (*answer)[0];
+          if (answer->size() != members.size() + 2 || outcome < (fencing_epoch_ ? kFenced : 0) ||
+              outcome > static_cast<int64_t>(members.size())) {
             return Status::Internal("store " + connection_.name() +
                                     ": a transition block answered a row of the wrong shape");
           }
-          if (refused_at > 0) {
+          if (outcome == kFenced)
+            return StaleEpoch((*answer)[1], *fencing_epoch_, "this scheduler");
+          if (const int64_t refused_at = outcome; refused_at > 0) {
             // That try already started: the block rolled back; it goes again
             // without that transition.
             refused[members[refused_at - 1]] = true;
             continue;
           }
-          for (size_t k = 0; k < members.size(); ++k) applied[members[k]] = (*answer)[k + 1] > 0;
+          for (size_t k = 0; k < members.size(); ++k) applied[members[k]] = (*answer)[k + 2] > 0;
           return applied;
         }
       },

@@ -42,7 +42,7 @@ class MySqlStatement;
 // - ReplaceImportErrors, ClearFailoverMetadata: run again, to the same end.
 // - RecordFailoverEvent: applied when the row with the id the INSERT returned is
 //   there with the same node, epoch and kind.
-//   On MariaDB an unfenced batch that fits a block (engine/mysql_transition_sql.h)
+//   On MariaDB a batch that fits a block (engine/mysql_transition_sql.h)
 //   is one compound statement that commits by itself; when its reply is lost,
 //   each transition whose row now holds exactly its values is taken as applied,
 //   and when none does, the block runs again.
@@ -141,7 +141,7 @@ class MySqlStore final : public Store {
                                                  std::vector<bool>& refused, bool& shared,
                                                  bool& restart);
   // The batch as one block (engine/mysql_transition_sql.h), one round trip;
-  // for servers that run blocks, unfenced, batches that fit one.
+  // for servers that run blocks and batches that fit one.
   Result<std::vector<bool>> ApplyTransitionsInBlock(const std::vector<TaskTransition>& transitions,
                                                     const std::vector<size_t>& order);
   // The compare-and-set of the instance's row alone: whether it matched.

@@ -16,23 +16,33 @@ BlockKind KindOf(const TaskTransition& transition) {
   return BlockKind::kMove;
 }
 
-std::string BlockSql(BlockKind kind, size_t count) {
+std::string BlockSql(BlockKind kind, size_t count, bool fenced) {
   auto matched = [](size_t position) { return "baton_matched" + std::to_string(position); };
   std::string matches;
   for (size_t position = 1; position <= count; ++position) matches += ", " + matched(position);
 
   // Local names carry a prefix no column has: inside a statement, a local
   // variable would hide the column of the same name.
-  std::string text = "BEGIN NOT ATOMIC DECLARE baton_starting INT DEFAULT 0; ";
+  std::string text =
+      "BEGIN NOT ATOMIC DECLARE baton_starting INT DEFAULT 0; "
+      "DECLARE baton_epoch BIGINT DEFAULT NULL; ";
   for (size_t position = 1; position <= count; ++position) {
     text += "DECLARE " + matched(position) + " INT DEFAULT 0; ";
   }
   if (kind == BlockKind::kStart) {
-    text +=
-        "DECLARE EXIT HANDLER FOR 1062 BEGIN ROLLBACK; SELECT baton_starting" + matches + "; END; ";
+    text += "DECLARE EXIT HANDLER FOR 1062 BEGIN ROLLBACK; SELECT baton_starting, 0" + matches +
+            "; END; ";
   }
   text += "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; ";
   text += "START TRANSACTION; ";
+  if (fenced) {
+    // As CheckFencing: the shared lock holds off an acquire until this commits.
+    text +=
+        "SELECT epoch INTO baton_epoch FROM failover_lease WHERE id = 1 LOCK IN SHARE MODE; "
+        "IF baton_epoch IS NULL OR baton_epoch <> ? THEN ROLLBACK; "
+        "SELECT -1, COALESCE(baton_epoch, 0)" +
+        matches + "; ELSE ";
+  }
   for (size_t position = 1; position <= count; ++position) {
     text += MoveTaskInstanceSql() + "; SET " + matched(position) + " = ROW_COUNT(); ";
     if (kind == BlockKind::kStart) {
@@ -43,7 +53,8 @@ std::string BlockSql(BlockKind kind, size_t count) {
       text += "IF " + matched(position) + " > 0 THEN " + EndTrySql() + "; END IF; ";
     }
   }
-  return text + "COMMIT; SELECT 0" + matches + "; END";
+  text += "COMMIT; SELECT 0, COALESCE(baton_epoch, 0)" + matches + "; ";
+  return text + (fenced ? "END IF; END" : "END");
 }
 
 }  // namespace
@@ -100,18 +111,21 @@ bool FitsTransitionBlock(const std::vector<TaskTransition>& transitions) {
   return true;
 }
 
-const std::string& TransitionBlockSql(const TaskTransition& kind_of, size_t count) {
+const std::string& TransitionBlockSql(const TaskTransition& kind_of, size_t count, bool fenced) {
   using BySize = std::array<std::string, kMaxTransitionsPerBlock + 1>;
-  static const std::array<BySize, 3> blocks = [] {
-    std::array<BySize, 3> all;
-    for (BlockKind kind : {BlockKind::kMove, BlockKind::kStart, BlockKind::kEnd}) {
-      for (size_t count = 1; count <= kMaxTransitionsPerBlock; ++count) {
-        all[static_cast<size_t>(kind)][count] = BlockSql(kind, count);
+  using ByKind = std::array<BySize, 3>;
+  static const std::array<ByKind, 2> blocks = [] {
+    std::array<ByKind, 2> all;
+    for (bool with_fence : {false, true}) {
+      for (BlockKind kind : {BlockKind::kMove, BlockKind::kStart, BlockKind::kEnd}) {
+        for (size_t size = 1; size <= kMaxTransitionsPerBlock; ++size) {
+          all[with_fence][static_cast<size_t>(kind)][size] = BlockSql(kind, size, with_fence);
+        }
       }
     }
     return all;
   }();
-  return blocks[static_cast<size_t>(KindOf(kind_of))].at(count);
+  return blocks[fenced][static_cast<size_t>(KindOf(kind_of))].at(count);
 }
 
 void BindTransitionInBlock(MySqlStatement& statement, const TaskTransition& transition) {

@@ -39,12 +39,15 @@ bool FitsTransitionBlock(const std::vector<TaskTransition>& transitions);
 // A block: one compound statement (BEGIN NOT ATOMIC ... END, MariaDB 10.1.1 and
 // later) that starts a transaction, runs each transition's statements in turn
 // (the try's row only when the compare-and-set matched), commits, and answers
-// with one row: 0 then, per transition, 1 when it matched or 0. When the unique
-// key refuses a try start, it rolls back and answers the refused transition's
-// position (from 1) first instead. Any other error rolls back and reaches the
-// client as itself, so a deadlock is retried as any other. `count` transitions
-// of the kind of `kind_of`.
-const std::string& TransitionBlockSql(const TaskTransition& kind_of, size_t count);
+// with one row: an outcome, the lease epoch it read (0 unfenced), then, per
+// transition, 1 when it matched or 0. The outcome is 0 when it committed; the
+// refused transition's position (from 1) when the unique key refused a try
+// start, and -1 when fenced and the lease has another epoch: it rolled back
+// then. Any other error rolls back and reaches the client as itself, so a
+// deadlock is retried as any other. `count` transitions of the kind of
+// `kind_of`; `fenced`: it first reads the lease epoch as CheckFencing does and
+// goes on only when it is the one bound first.
+const std::string& TransitionBlockSql(const TaskTransition& kind_of, size_t count, bool fenced);
 // Binds one transition's parameters; call it for each, in the block's order.
 void BindTransitionInBlock(MySqlStatement& statement, const TaskTransition& transition);
 

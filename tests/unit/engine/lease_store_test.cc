@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/mysql_store.h"
+#include "engine/mysql_url.h"
 #include "engine/schema.h"
 #include "engine/store.h"
 #include "tests/support/mariadb_server.h"
@@ -53,16 +55,25 @@ void ExpectFree(const Lease& lease, int64_t epoch) {
   EXPECT_FALSE(lease.maintenance);
 }
 
-enum class Backend { kSqlite, kMariaDb };
+// Without blocks: MariaDB, written to as a MySQL server is.
+enum class Backend { kSqlite, kMariaDb, kMariaDbWithoutBlocks };
 
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kSqlite ? "Sqlite" : "MariaDb";
+  switch (info.param) {
+    case Backend::kSqlite:
+      return "Sqlite";
+    case Backend::kMariaDb:
+      return "MariaDb";
+    case Backend::kMariaDbWithoutBlocks:
+      return "MariaDbWithoutBlocks";
+  }
+  return "";
 }
 
 class LeaseStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    if (GetParam() == Backend::kMariaDb) {
+    if (GetParam() != Backend::kSqlite) {
       BATON_ASSIGN_MARIADB_OR_SKIP(server_, MariaDbServer::Shared());
       // The password comes from the server's file; the variable would take precedence.
       ::unsetenv("BATON_STORE_PASSWORD");
@@ -89,6 +100,11 @@ class LeaseStoreTest : public ::testing::TestWithParam<Backend> {
 
   // A new connection to the test's database (or `config`'s), as another process holds.
   std::unique_ptr<Store> Connect(const std::optional<StoreConfig>& config = std::nullopt) {
+    if (GetParam() == Backend::kMariaDbWithoutBlocks) {
+      const StoreConfig& chosen = config.value_or(config_);
+      return std::make_unique<MySqlStore>(ParseMySqlUrl(chosen.url).value(), server_->password(),
+                                          chosen, /*blocks=*/false);
+    }
     auto store = OpenStore(config.value_or(config_), folder_.path());
     EXPECT_TRUE(IsOk(store));
     return store.ok() ? std::move(*store) : nullptr;
@@ -96,7 +112,7 @@ class LeaseStoreTest : public ::testing::TestWithParam<Backend> {
 
   // Runs SQL on the database behind the store's back.
   void ExecuteDirectly(const StoreConfig& config, const std::string& sql) {
-    if (GetParam() == Backend::kMariaDb) {
+    if (GetParam() != Backend::kSqlite) {
       const std::string database = config.url.substr(config.url.rfind('/') + 1);
       ASSERT_TRUE(IsOk(server_->Execute(sql, database)));
       return;
@@ -615,7 +631,9 @@ TEST_P(LeaseStoreTest, MigrateFinishesAVersionThreeMigrationCutOffHalfway) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LeaseStoreTest,
-                         ::testing::Values(Backend::kSqlite, Backend::kMariaDb), BackendName);
+                         ::testing::Values(Backend::kSqlite, Backend::kMariaDb,
+                                           Backend::kMariaDbWithoutBlocks),
+                         BackendName);
 
 // What the MariaDB store does when a connection goes away mid-lease.
 class MariaDbLeaseTest : public ::testing::Test {
