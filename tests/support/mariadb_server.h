@@ -42,6 +42,7 @@ class MariaDbServer {
   // Stops it when running and starts it again on the same port and data.
   Status Restart();
 
+  pid_t pid() const { return pid_; }  // 0 for a server named by $BATON_TEST_MYSQL_URL
   const std::string& host() const { return host_; }
   int port() const { return port_; }
   const std::string& user() const { return user_; }
