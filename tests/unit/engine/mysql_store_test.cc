@@ -20,6 +20,7 @@
 #include "engine/store.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/status_assertions.h"
+#include "tests/support/tcp_relay.h"
 #include "tests/support/temp_folder.h"
 
 namespace baton {
@@ -27,6 +28,7 @@ namespace {
 
 using ::baton::testing::IsOk;
 using ::baton::testing::MariaDbServer;
+using ::baton::testing::TcpRelay;
 using ::baton::testing::TempFolder;
 using std::chrono::hours;
 
@@ -541,6 +543,40 @@ TEST_F(MySqlStoreTest, BlockCutOffBeforeItsCommitRunsAgain) {
   }
   // The holder's connection went with the kill.
   EXPECT_FALSE(IsOk(holder.Execute("COMMIT")));
+}
+
+// A block commits, and its reply is lost on the way back: the store
+// reconnects, reads the rows back and reports what they show, rather than run
+// the block again (which would now find every row moved on).
+TEST_F(MySqlStoreTest, BlockWhoseReplyIsLostIsReadBack) {
+  auto relay = TcpRelay::Start(server_->host(), server_->port());
+  ASSERT_TRUE(IsOk(relay));
+  const std::string database = NewDatabase();
+  StoreConfig config = ConfigFor(database);
+  config.url = "mysql://" + server_->user() + "@127.0.0.1:" + std::to_string((*relay)->port()) +
+               "/" + database;
+  auto store = Open(config);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->Migrate()));
+  DagRun run = MakeRun("run1", 0);
+  ASSERT_TRUE(store->CreateDagRun(run, MakeTaskInstances(run, 3, TaskState::kQueued)).value());
+  // A first block of the same shape prepares it: the reply dropped is the block's own.
+  ASSERT_EQ(store
+                ->ApplyTransitions({StartTry({"etl", "run1", "task0"}, "worker1"),
+                                    StartTry({"etl", "run1", "task1"}, "worker1")})
+                .value(),
+            (std::vector<bool>{true, true}));
+
+  (*relay)->DropNextReply();
+  // task2 starts; task0 runs already (on worker1), so its start on worker2 matches nothing.
+  auto applied = store->ApplyTransitions({StartTry({"etl", "run1", "task2"}, "worker2"),
+                                          StartTry({"etl", "run1", "task0"}, "worker2")});
+  EXPECT_TRUE((*relay)->dropped());
+  ASSERT_TRUE(IsOk(applied));
+  EXPECT_EQ(*applied, (std::vector<bool>{true, false}));
+  EXPECT_EQ(store->GetTaskInstance({"etl", "run1", "task2"})->value().hostname, "worker2");
+  EXPECT_EQ(store->GetTaskInstance({"etl", "run1", "task0"})->value().hostname, "worker1");
+  EXPECT_EQ(store->ListTaskTries({"etl", "run1", "task2"})->size(), 1u);
 }
 
 TEST_F(MySqlStoreTest, ReconnectsAfterItsConnectionIsKilled) {
