@@ -141,7 +141,8 @@ Status MySqlConnection::Connect(bool with_database) {
     Close();
     return configured;
   }
-  constexpr unsigned long kFirstMariaDbWithCompoundStatements = 100101;  // 10.1.1
+  // Compound statements came in 10.1.1; preparing every kind of statement in 10.6.2.
+  constexpr unsigned long kFirstMariaDbWithCompoundStatements = 100602;
   compound_statements_ =
       options_.compound_statements &&
       std::string_view(mysql_get_server_info(mysql_)).find("MariaDB") != std::string_view::npos &&

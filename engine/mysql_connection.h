@@ -66,7 +66,8 @@ class MySqlConnection {
   Status Connect(bool with_database = true);
   bool connected() const { return mysql_ != nullptr; }
   // Whether the connected server runs compound statements outside stored
-  // programs (MariaDB 10.1.1 and later; not MySQL), and the options allow them.
+  // programs as prepared statements (MariaDB 10.6.2 and later, which prepares
+  // any statement; not MySQL), and the options allow them.
   bool runs_compound_statements() const { return compound_statements_; }
   // Closes the connection and finalizes its prepared statements.
   void Close();

@@ -36,7 +36,7 @@ inline constexpr size_t kMaxTransitionsPerBlock = 16;
 // scheduler's.
 bool FitsTransitionBlock(const std::vector<TaskTransition>& transitions);
 
-// A block: one compound statement (BEGIN NOT ATOMIC ... END, MariaDB 10.1.1 and
+// A block: one compound statement (BEGIN NOT ATOMIC ... END, MariaDB 10.6.2 and
 // later) that starts a transaction, runs each transition's statements in turn
 // (the try's row only when the compare-and-set matched), commits, and answers
 // with one row: an outcome, the lease epoch it read (0 unfenced), then, per
