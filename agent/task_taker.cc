@@ -37,6 +37,15 @@ Result<std::vector<std::string>> TaskTaker::Take(int max) {
   if (max < 1 || queue_keys_.empty()) return std::vector<std::string>();
   std::vector<std::vector<std::string>> moves;
   moves.reserve(max);
+  if (queue_keys_.size() == 1) {
+    moves.push_back({"BLMOVE", queue_keys_[0], processing_key_, "RIGHT", "LEFT", block_argument_});
+    for (int i = 1; i < max; ++i) {
+      moves.push_back({"LMOVE", queue_keys_[0], processing_key_, "RIGHT", "LEFT"});
+    }
+    auto replies = redis_.Pipeline(moves, blocking_timeout_);
+    if (!replies.ok()) return replies.status();
+    return MessagesIn(*replies);
+  }
   for (int i = 0; i < max; ++i) {
     moves.push_back({"LMOVE", QueueKeyAt(i), processing_key_, "RIGHT", "LEFT"});
   }

@@ -3,6 +3,10 @@
 // RIGHT LEFT), so a message is always in exactly one list and an agent that
 // dies holding it finds it again under its name.
 //
+// One queue: each take is one round trip, a blocking move for the first free
+// slot and a plain move for each other one, pipelined; Redis runs those only
+// once the blocking move returns, so they take what came with it.
+//
 // Several queues: each take first tries every queue without blocking, starting
 // one further along each time (round-robin), and only when all are empty blocks
 // on one queue at a time, in turn, for `block` (1 s). The cost: while the agent
@@ -30,8 +34,8 @@ class TaskTaker {
             const std::string& agent_name, Duration block, Duration reply_margin);
 
   // Up to `max` messages moved into the processing list: as many as the queues
-  // hold right now, in one round trip; when they are all empty, waits up to
-  // `block` for one. Empty when none came. On an error some messages may have
+  // hold right now; when they are all empty, waits up to `block` for one.
+  // Empty when none came. On an error some messages may have
   // moved without this agent knowing: read ProcessingList() before trusting it.
   Result<std::vector<std::string>> Take(int max);
 
