@@ -8,18 +8,17 @@
 //
 //   build/bench/store_transitions [--tries N] [--rounds R]
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "engine/mysql_store.h"
 #include "engine/mysql_url.h"
 #include "tests/support/mariadb_server.h"
@@ -34,16 +33,7 @@ struct Cost {
 };
 
 double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(file)), {});
-  // utime and stime are fields 14 and 15; the name (field 2) may hold spaces.
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long ticks = 0;
-  for (int number = 3; number <= 15 && fields >> field; ++number) {
-    if (number >= 14) ticks += std::stol(field);
-  }
-  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return static_cast<double>(ProcessCpuTicks(pid)) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double OwnCpuSeconds() {

@@ -455,6 +455,18 @@ int64_t ProcessStartTicks(pid_t pid) {
   return ticks;
 }
 
+int64_t ProcessCpuTicks(pid_t pid) {
+  constexpr int kUserTimeField = 14;
+  constexpr int kSystemTimeField = 15;
+  int64_t user = 0;
+  int64_t system = 0;
+  if (pid <= 0 || !ReadStatField(pid, kUserTimeField, user) ||
+      !ReadStatField(pid, kSystemTimeField, system)) {
+    return 0;
+  }
+  return user + system;
+}
+
 bool IsProcessAlive(pid_t pid) {
   std::string stat;
   if (pid <= 0 || !ReadWholeFile("/proc/" + std::to_string(pid) + "/stat", stat)) return false;

@@ -75,6 +75,10 @@ std::vector<ExitedChild> ReapExitedChildren(const std::function<void(pid_t)>& be
 // process: a pid reused later has another start time.
 int64_t ProcessStartTicks(pid_t pid);
 
+// The CPU time a process has used, user plus system, in clock ticks (fields 14
+// and 15 of /proc/PID/stat), or 0 when there is no such process.
+int64_t ProcessCpuTicks(pid_t pid);
+
 // Whether `pid` names a live process: false when there is none and for a
 // zombie, which keeps its pid and start time until its parent reaps it (a
 // parent that never does, like some container inits, would keep it "running").

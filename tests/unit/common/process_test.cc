@@ -310,6 +310,16 @@ TEST_F(ProcessTest, SignalProcessGroupRefusesOwnAndAllGroups) {
   EXPECT_FALSE(SignalProcessGroup(1, 0));
 }
 
+TEST_F(ProcessTest, CpuTicksGrowAsAProcessRuns) {
+  pid_t busy = SpawnCommand("while :; do :; done");
+  ASSERT_TRUE(Eventually([&] { return ProcessCpuTicks(busy) > 0; }));
+  const int64_t earlier = ProcessCpuTicks(busy);
+  EXPECT_TRUE(Eventually([&] { return ProcessCpuTicks(busy) > earlier; }));
+  SignalProcessGroup(busy, SIGKILL);
+  WaitForExit(busy);
+  EXPECT_EQ(ProcessCpuTicks(busy), 0);
+}
+
 TEST_F(ProcessTest, StartTicksTellProcessesApart) {
   pid_t first = SpawnCommand("exec sleep 300");
   int64_t first_ticks = ProcessStartTicks(first);
